@@ -1,0 +1,215 @@
+"""Plain data objects passed between the readers, the indexer, the search service and the UIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One story as the agency printed it.
+
+    ``date`` keeps the agency's own UTC offset (so a page can show local time); ``iso_date``
+    gives it in UTC, the form every API returns. ``topics`` and ``persons`` are tuples so that
+    an Article is hashable and immutable.
+    """
+
+    id: str
+    title: str
+    body: str = ""
+    lead: str = ""
+    date: datetime | None = None
+    section: str = ""
+    topics: tuple[str, ...] = ()
+    persons: tuple[str, ...] = ()
+    place: str = ""
+    photo_credit: str = ""
+    source: str = ""
+
+    @property
+    def iso_date(self) -> str | None:
+        """The date in UTC as ISO 8601, or None when the story has no date."""
+        if self.date is None:
+            return None
+        return self.date.astimezone(timezone.utc).isoformat()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (the export format)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "lead": self.lead,
+            "body": self.body,
+            "date": self.iso_date,
+            "section": self.section,
+            "topics": list(self.topics),
+            "persons": list(self.persons),
+            "place": self.place,
+            "photo_credit": self.photo_credit,
+        }
+
+
+@dataclass(frozen=True)
+class RawArticle:
+    """An article as read from a file, before its tag lines are split.
+
+    ``topics_line``/``persons_line`` hold the ONE line that joins multi-word tags with spaces;
+    splitting them needs a vocabulary learned across the whole corpus (see tags.py), so it
+    happens after every file is read. When a file lists one tag per line, the lines are kept
+    as ``topics``/``persons`` already split and the ``*_line`` field is empty.
+    """
+
+    article: Article
+    topics_line: str = ""
+    persons_line: str = ""
+
+
+EXPORT_FIELDS = (
+    "id",
+    "title",
+    "lead",
+    "body",
+    "date",
+    "section",
+    "topics",
+    "persons",
+    "place",
+    "photo_credit",
+)
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """An article that was skipped, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Report:
+    """What an indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: list[ParseProblem] = field(default_factory=list)
+    seconds: float = 0.0
+    total: int = 0
+
+
+SORTS = ("relevance", "newest", "oldest")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search: query text, filters (OR within a facet, AND across), sort and page."""
+
+    q: str = ""
+    page: int = 1
+    per_page: int = 10
+    sort: str = "relevance"
+    section: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    persons: tuple[str, ...] = ()
+    place: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    facet_limit: int = 10
+    like: str | None = None
+    snippets: bool = True
+
+    def filters(self) -> dict[str, tuple[str, ...]]:
+        """Return the term-facet filters that are set, by facet name."""
+        chosen = {
+            "section": self.section,
+            "topics": self.topics,
+            "persons": self.persons,
+            "place": self.place,
+        }
+        return {k: v for k, v in chosen.items() if v}
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    """One value of a facet and how many results hold it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result on a page."""
+
+    id: str
+    title: str
+    date: str | None
+    section: str
+    topics: tuple[str, ...]
+    persons: tuple[str, ...]
+    place: str
+    score: float | None
+    snippet: str
+    lead: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "date": self.date,
+            "section": self.section,
+            "topics": list(self.topics),
+            "persons": list(self.persons),
+            "place": self.place,
+            "score": self.score,
+            "snippet": self.snippet,
+        }
+
+
+@dataclass
+class SearchPage:
+    """One page of results with facet counts over the whole result set."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    sort: str
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    truncated: dict[str, bool]
+    suggestion: str | None = None
+    corrected_query: str | None = None
+    request: SearchRequest | None = None
+
+    @property
+    def pages(self) -> int:
+        """Return the number of pages."""
+        return max(1, -(-self.total // self.per_page))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (the `search --format json` and /api/search object)."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+            "sort": self.sort,
+            "took_ms": round(self.took_ms, 2),
+            "suggestion": self.suggestion,
+            "corrected_query": self.corrected_query,
+            "hits": [h.to_dict() for h in self.hits],
+            "facets": {
+                name: [{"value": v.value, "count": v.count} for v in values]
+                for name, values in self.facets.items()
+            },
+            "facets_truncated": dict(self.truncated),
+        }
