@@ -1,0 +1,416 @@
+"""Build and update the index from a corpus; report what was added, updated, deleted, skipped.
+
+Change detection is by file: a file whose size and mtime match the manifest is not read again
+(so one changed file in a 200k-story archive costs a stat per file, not a parse per file); a
+file that was read is compared story by story by content hash, so touching a file without
+changing it rewrites nothing. A file that turns bad keeps its stories' old versions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from searchapp import formats, store
+from searchapp.errors import SearchAppError
+from searchapp.models import Article, ParseProblem, RawArticle, Report
+from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
+from searchapp.tags import TagSplitter
+
+Progress = Callable[[str, int, int], None]
+
+# Below this many stories the two writer processes cost more to start than they save.
+PARALLEL_MIN_DOCS = 2000
+WRITER_MEMORY_MB = 256
+# Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
+MAX_WORD = 255
+MAX_FIELD_CHARS = 5_000_000
+MAX_ID_CHARS = 200
+_LONG_WORD = re.compile(rf"\w{{{MAX_WORD + 1},}}")
+_BAD_ID = re.compile(r"[\x00-\x1f\x7f/\\]")
+# A story dated more than this far ahead of the clock is a typo, not news.
+FUTURE_SLACK = timedelta(days=2)
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+READ_CHUNK = 512
+
+
+def read_paths(paths: list[Path], workers: int = 1) -> tuple[list[RawArticle], list[ParseProblem]]:
+    """Read the given article files, in parallel when there are many."""
+    if workers > 1 and len(paths) > READ_CHUNK:
+        from multiprocessing import Pool
+
+        chunks = [paths[i : i + READ_CHUNK] for i in range(0, len(paths), READ_CHUNK)]
+        with Pool(min(workers, len(chunks))) as pool:
+            results = pool.map(formats._read_chunk, chunks)
+    else:
+        results = [formats._read_chunk(paths)]
+    raws: list[RawArticle] = []
+    problems: list[ParseProblem] = []
+    for chunk_raws, chunk_problems in results:
+        raws.extend(chunk_raws)
+        problems.extend(chunk_problems)
+    return raws, problems
+
+
+def validate(article: Article, now: datetime | None = None) -> str | None:
+    """Return why an article cannot be indexed, or None when it is fit.
+
+    Whoosh 2.7.5 corrupts the NEXT document (and, before a commit, the previous one's stored
+    fields) when it rejects a document halfway through add_document (whoosh-facts.md), so every
+    check that Whoosh could fail must happen here, before the writer sees the article.
+    """
+    if not article.id or len(article.id) > MAX_ID_CHARS or _BAD_ID.search(article.id):
+        return f"invalid id {article.id[:60]!r}: use 1-{MAX_ID_CHARS} printable characters"
+    if not article.title.strip():
+        return "no title: the second line of the file must be the story's title"
+    texts = [article.title, article.lead, article.body, article.section, article.place]
+    texts += list(article.topics) + list(article.persons) + [article.photo_credit]
+    for text in texts:
+        if not isinstance(text, str):
+            return f"field value {text!r} is not text"
+        if len(text) > MAX_FIELD_CHARS:
+            return f"a field holds {len(text):,} characters (at most {MAX_FIELD_CHARS:,})"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text holds characters that are not valid Unicode; re-save the file as UTF-8"
+        if "\x00" in text:
+            return "text holds NUL bytes: is it a binary file?"
+        long_word = _LONG_WORD.search(text)
+        if long_word:
+            return (
+                f"holds a {len(long_word.group()):,}-character word (at most {MAX_WORD}): "
+                "an encoded blob, not text"
+            )
+    if article.date is not None:
+        now = now or datetime.now(timezone.utc)
+        if article.date.astimezone(timezone.utc) > now + FUTURE_SLACK:
+            return f"dated {article.iso_date}, in the future: check the header date"
+    return None
+
+
+@dataclass
+class _Stat:
+    mtime_ns: int
+    size: int
+
+
+def _stat(path: Path) -> _Stat | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _Stat(st.st_mtime_ns, st.st_size)
+
+
+def _rel(path: Path, corpus: Path) -> str:
+    base = corpus if corpus.is_dir() else corpus.parent
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
+    topics: Counter[str] = Counter()
+    persons: Counter[str] = Counter()
+    for article in articles:
+        topics.update(article.topics)
+        persons.update(article.persons)
+    return {"topics": dict(topics), "persons": dict(persons)}
+
+
+def _merge_vocab(old: dict[str, Any], new: dict[str, dict[str, int]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for kind in ("topics", "persons"):
+        counts: Counter[str] = Counter(old.get(kind, {}))
+        counts.update(new.get(kind, {}))
+        merged[kind] = dict(counts)
+    return merged
+
+
+def _split(raws: list[RawArticle], vocab: dict[str, Any]) -> list[Article]:
+    splitter = TagSplitter()
+    for kind in ("topics", "persons"):
+        if vocab.get(kind):
+            splitter.add_known(kind, vocab[kind])
+    splitter.learn(raws)
+    return [splitter.finalize(raw) for raw in raws]
+
+
+def _check_count(ix: Any, expected: int, gen: Path) -> None:
+    # Whoosh's multiprocess writer can drop a child's segment (it waits 1 s for results after
+    # joining): never trust a commit, count.
+    with ix.searcher() as s:
+        got = s.doc_count()
+    if got != expected:
+        raise SearchAppError(
+            f"the index in {gen} holds {got} stories after writing {expected}: "
+            "the writer lost documents; run `searchapp index --rebuild` again"
+        )
+
+
+class Indexer:
+    """Index a corpus into an index directory (one run = one call to run())."""
+
+    def __init__(
+        self,
+        corpus: Path,
+        index_dir: Path,
+        *,
+        workers: int | None = None,
+        progress: Progress | None = None,
+        lock_wait: float = 5.0,
+    ) -> None:
+        self.corpus = corpus
+        self.index_dir = index_dir
+        self.workers = workers or min(2, os.cpu_count() or 1)
+        self.progress = progress or _noop
+        self.lock_wait = lock_wait
+
+    def run(self, rebuild: bool = False) -> Report:
+        """Bring the index up to date with the corpus (or rebuild it from scratch)."""
+        started = time.monotonic()
+        with store.writer_lock(self.index_dir, wait=self.lock_wait):
+            gen = store.current_generation(self.index_dir)
+            if gen is not None and not rebuild:
+                manifest = store.read_manifest(gen)
+                if manifest.get("schema") != SCHEMA_VERSION:
+                    rebuild = True  # an index from an older schema cannot be patched
+            report = self._rebuild(gen) if gen is None or rebuild else self._update(gen, manifest)
+        report.seconds = time.monotonic() - started
+        return report
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(
+        self, paths: list[Path]
+    ) -> tuple[dict[str, list[RawArticle]], list[ParseProblem], set[str]]:
+        """Read files; return stories per file, problems, and the files that failed whole."""
+        self.progress("read", 0, len(paths))
+        raws, problems = read_paths(paths, workers=self.workers)
+        self.progress("read", len(paths), len(paths))
+        by_file: dict[str, list[RawArticle]] = {}
+        for raw in raws:
+            by_file.setdefault(raw.article.source, []).append(raw)
+        failed = {p.path for p in problems if p.path in {str(x) for x in paths}}
+        return by_file, problems, failed
+
+    def _prepare(
+        self, raws: list[RawArticle], vocab: dict[str, Any], report: Report
+    ) -> list[Article]:
+        """Split tags and validate; invalid stories go to report.skipped."""
+        fit = []
+        seen: set[str] = set()
+        now = datetime.now(timezone.utc)
+        for article in _split(raws, vocab):
+            reason = validate(article, now)
+            if reason is None and article.id in seen:
+                reason = f"duplicate id {article.id!r}: another file already holds this story"
+            if reason is not None:
+                report.skipped.append(ParseProblem(article.source or article.id, reason))
+                continue
+            seen.add(article.id)
+            fit.append(article)
+        return fit
+
+    # -- full build ------------------------------------------------------------------------
+
+    def _rebuild(self, old_gen: Path | None) -> Report:
+        report = Report()
+        paths = formats.discover(self.corpus)
+        stats = {str(p): _stat(p) for p in paths}
+        by_file, problems, _failed = self._read(paths)
+        report.skipped.extend(problems)
+        raws = [raw for file_raws in by_file.values() for raw in file_raws]
+        articles = self._prepare(raws, {}, report)
+
+        gen = store.new_generation(self.index_dir)
+        try:
+            ix = whoosh_index.create_in(str(gen), build_schema())
+            self._write_all(ix, articles)
+            _check_count(ix, len(articles), gen)
+            ix.close()
+            manifest = self._manifest(articles, stats, _vocabulary(articles), {})
+            store.write_manifest(gen, manifest)
+            store.switch_to(self.index_dir, gen)
+        except BaseException:
+            # Never leave a half-written generation behind; the old one stays live.
+            import shutil
+
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        store.remove_stale(self.index_dir, keep=gen)
+        report.added = len(articles)
+        report.total = len(articles)
+        if old_gen is not None:
+            report.added = 0
+            report.updated = len(articles)
+        return report
+
+    def _write_all(self, ix: Any, articles: list[Article]) -> None:
+        total = len(articles)
+        procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
+        # compound=False: opening the index drops from ~100 ms to ~1 ms, and a one-query CLI
+        # process stops copying every segment into memory (whoosh-facts.md).
+        kwargs: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False}
+        if procs > 1:
+            kwargs.update(procs=procs, multisegment=True)
+        writer = ix.writer(**kwargs)
+        try:
+            step = max(1, total // 200)
+            for i, article in enumerate(articles, 1):
+                writer.add_document(**to_fields(article))
+                if i % step == 0:
+                    self.progress("index", i, total)
+            self.progress("commit", total, total)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        self.progress("index", total, total)
+
+    # -- incremental update ----------------------------------------------------------------
+
+    def _update(self, gen: Path, manifest: dict[str, Any]) -> Report:
+        report = Report()
+        old_files: dict[str, Any] = manifest.get("files", {})
+        old_hashes: dict[str, str] = manifest.get("hashes", {})
+        paths = formats.discover(self.corpus)
+        stats = {str(p): _stat(p) for p in paths}
+        changed = []
+        for p in paths:
+            entry = old_files.get(str(p))
+            st = stats[str(p)]
+            if entry is None or st is None or [st.mtime_ns, st.size] != entry[:2]:
+                changed.append(p)
+        current = {str(p) for p in paths}
+        gone_files = [f for f in old_files if f not in current]
+
+        by_file, problems, failed = self._read(changed)
+        report.skipped.extend(problems)
+        raws = [raw for file_raws in by_file.values() for raw in file_raws]
+        articles = self._prepare(raws, manifest.get("vocab", {}), report)
+        new_by_file: dict[str, list[Article]] = {}
+        for article in articles:
+            new_by_file.setdefault(article.source, []).append(article)
+
+        # Ids still owned by files we did not re-read: a changed file may not steal them.
+        owner: dict[str, str] = {}
+        for f, entry in old_files.items():
+            if f in current and f not in {str(p) for p in changed}:
+                for i in entry[2]:
+                    owner[i] = f
+
+        to_write: list[Article] = []
+        hashes = dict(old_hashes)
+        files = {f: e for f, e in old_files.items() if f in current}
+        deleted_ids: list[str] = []
+        for p in changed:
+            f = str(p)
+            if f in failed:
+                # A file that turned bad keeps its stories' old versions (and is retried).
+                continue
+            previous_ids = set(old_files.get(f, [0, 0, []])[2])
+            kept_ids = []
+            for article in new_by_file.get(f, []):
+                if owner.get(article.id, f) != f:
+                    report.skipped.append(
+                        ParseProblem(f, f"duplicate id {article.id!r}: {owner[article.id]} has it")
+                    )
+                    continue
+                kept_ids.append(article.id)
+                digest = article_hash(article)
+                if hashes.get(article.id) != digest:
+                    to_write.append(article)
+                    if article.id in old_hashes:
+                        report.updated += 1
+                    else:
+                        report.added += 1
+                    hashes[article.id] = digest
+                else:
+                    report.unchanged += 1
+            for gone in previous_ids - set(kept_ids):
+                deleted_ids.append(gone)
+            st = stats[f]
+            files[f] = [st.mtime_ns if st else 0, st.size if st else 0, kept_ids]
+        for f in gone_files:
+            deleted_ids.extend(old_files[f][2])
+        # An id moved from a deleted file to another file is an update, not a delete.
+        written = {a.id for a in to_write}
+        deleted_ids = [i for i in deleted_ids if i not in written]
+        for i in deleted_ids:
+            hashes.pop(i, None)
+        report.deleted = len(deleted_ids)
+
+        if to_write or deleted_ids:
+            ix = whoosh_index.open_dir(str(gen))
+            writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False)
+            try:
+                for i in deleted_ids:
+                    writer.delete_by_term("id", i)
+                for n, article in enumerate(to_write, 1):
+                    writer.update_document(**to_fields(article, hashes[article.id]))
+                    self.progress("index", n, len(to_write))
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            _check_count(ix, len(hashes), gen)
+            ix.close()
+            store.fsync_tree(gen)
+        vocab = _merge_vocab(manifest.get("vocab", {}), _vocabulary(to_write))
+        new_manifest = {
+            "schema": SCHEMA_VERSION,
+            "files": files,
+            "hashes": hashes,
+            "vocab": vocab,
+        }
+        if new_manifest != manifest:
+            store.write_manifest(gen, new_manifest)
+        report.total = len(hashes)
+        return report
+
+    def _manifest(
+        self,
+        articles: list[Article],
+        stats: dict[str, _Stat | None],
+        vocab: dict[str, Any],
+        _old: dict[str, Any],
+    ) -> dict[str, Any]:
+        files: dict[str, list[Any]] = {}
+        for f, st in stats.items():
+            files[f] = [st.mtime_ns if st else 0, st.size if st else 0, []]
+        hashes = {}
+        for article in articles:
+            hashes[article.id] = article_hash(article)
+            entry = files.get(article.source)
+            if entry is not None:
+                entry[2].append(article.id)
+        return {"schema": SCHEMA_VERSION, "files": files, "hashes": hashes, "vocab": vocab}
+
+
+def index_corpus(
+    corpus: Path,
+    index_dir: Path,
+    *,
+    rebuild: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Bring index_dir up to date with corpus; see Indexer."""
+    return Indexer(corpus, index_dir, workers=workers, progress=progress).run(rebuild=rebuild)

@@ -1,0 +1,193 @@
+"""The index directory: generations, the CURRENT pointer, the writer lock, durable writes.
+
+Layout::
+
+    index/
+      CURRENT          name of the live generation ("gen-000007"), replaced atomically
+      .lock            flock held by the one indexer at work
+      gen-000007/      a Whoosh index plus manifest.json (files, hashes, tag vocabulary)
+
+A rebuild writes a new generation beside the live one and switches CURRENT with an atomic
+rename, so searches keep working on the old index until the new one is complete. Whoosh writes
+no fsync (whoosh-facts.md): we fsync the files and the directory before switching.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from searchapp.errors import IndexBusyError, NoIndexError
+
+CURRENT = "CURRENT"
+LOCK = ".lock"
+MANIFEST = "manifest.json"
+GEN_PREFIX = "gen-"
+
+
+def build_hint(index_dir: Path) -> str:
+    """Return the command that builds an index in index_dir."""
+    return f"run `searchapp index --index {index_dir}` to build it"
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """Return the live generation's directory, or None when there is none."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not name.startswith(GEN_PREFIX) or "/" in name:
+        return None
+    path = index_dir / name
+    return path if path.is_dir() else None
+
+
+def generation_number(path: Path) -> int:
+    """Return N of a gen-N directory (0 for anything else)."""
+    try:
+        return int(path.name[len(GEN_PREFIX) :])
+    except ValueError:
+        return 0
+
+
+def new_generation(index_dir: Path) -> Path:
+    """Create and return an empty directory for the next generation."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    numbers = [generation_number(p) for p in index_dir.glob(GEN_PREFIX + "*")]
+    path = index_dir / f"{GEN_PREFIX}{max(numbers, default=0) + 1:06d}"
+    path.mkdir()
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (new and renamed files) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush every file in a directory, then the directory itself."""
+    for child in path.iterdir():
+        if child.is_file():
+            fd = os.open(child, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(path)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a torn one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def switch_to(index_dir: Path, gen: Path) -> None:
+    """Make gen the live generation (atomic: readers see the old or the new one)."""
+    fsync_tree(gen)
+    write_atomic(index_dir / CURRENT, gen.name.encode("utf-8") + b"\n")
+
+
+def remove_stale(index_dir: Path, keep: Path | None) -> list[str]:
+    """Delete generations and temporaries other than keep (leftovers of old runs or crashes)."""
+    removed = []
+    for child in index_dir.iterdir():
+        if child.name.startswith(GEN_PREFIX) and child.is_dir() and child != keep:
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+        elif child.name.startswith(".") and child.name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
+            removed.append(child.name)
+    return removed
+
+
+def remove_whoosh_temporaries(gen: Path) -> None:
+    """Delete files a killed Whoosh writer leaves behind (TOC temporaries, orphan segments)."""
+    ix = whoosh_index.open_dir(str(gen))
+    live = {seg.segment_id() for seg in ix._segments()}
+    for child in gen.iterdir():
+        name = child.name
+        if ".toc." in name or name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
+        elif name.startswith("_MAIN_") and (name.endswith(".seg") or name.endswith(".trm")):
+            # Segment files are named _MAIN_<segid>.<ext>; keep only live ones.
+            segid = name[len("_MAIN_") :].split(".")[0]
+            if segid not in live:
+                child.unlink(missing_ok=True)
+    ix.close()
+
+
+def open_generation(index_dir: Path) -> tuple[Path, Any]:
+    """Open the live generation's Whoosh index, or raise NoIndexError saying how to build it."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise NoIndexError(f"no index in {index_dir}: {build_hint(index_dir)}")
+    try:
+        return gen, whoosh_index.open_dir(str(gen))
+    except whoosh_index.EmptyIndexError as exc:
+        raise NoIndexError(
+            f"the index in {gen} is empty or damaged: {build_hint(index_dir)} --rebuild"
+        ) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise NoIndexError(
+            f"the index in {gen} cannot be read ({exc}): rebuild it with "
+            f"`searchapp index --index {index_dir} --rebuild`"
+        ) from exc
+
+
+def read_manifest(gen: Path) -> dict[str, Any]:
+    """Return a generation's manifest (empty when absent)."""
+    try:
+        data = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_manifest(gen: Path, manifest: dict[str, Any]) -> None:
+    """Write a generation's manifest atomically."""
+    write_atomic(gen / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path, wait: float = 5.0) -> Iterator[None]:
+    """Hold the index's writer lock; raise IndexBusyError if another indexer keeps it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"index busy: another `searchapp index` is writing {index_dir}; "
+                        "wait for it to finish and run this again"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
