@@ -1,0 +1,115 @@
+"""Snippets: the best fragment of a story with the matched words in <mark>.
+
+Not Whoosh's highlighter: its HtmlFormatter leaves quotes unescaped and its other formatters
+escape nothing (whoosh-facts.md). Here every character of article text goes through
+html.escape(quote=True), and only our own <mark> tags are raw. Matching uses the index's
+analyzer (so "meeting" finds "meet"), but the marked text is the word as printed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from functools import lru_cache
+
+from searchapp.schema import text_analyzer
+
+FRAGMENT_CHARS = 220
+MAX_FRAGMENTS = 2
+ELLIPSIS = "…"
+
+
+@lru_cache(maxsize=1)
+def _analyzer():  # type: ignore[no-untyped-def]
+    return text_analyzer()
+
+
+def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
+    """Return (start, end, term) of each token whose analysed form is a query term."""
+    out = []
+    for tok in _analyzer()(text, chars=True, mode="index", removestops=True):
+        if tok.text in terms:
+            out.append((tok.startchar, tok.endchar, tok.text))
+    return out
+
+
+def _render(text: str, start: int, end: int, spans: list[tuple[int, int, str]]) -> str:
+    parts = []
+    pos = start
+    for s, e, _t in spans:
+        if s < start or e > end:
+            continue
+        parts.append(html.escape(text[pos:s], quote=True))
+        parts.append("<mark>" + html.escape(text[s:e], quote=True) + "</mark>")
+        pos = e
+    parts.append(html.escape(text[pos:end], quote=True))
+    return "".join(parts)
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    # Widen to whole words so a fragment never opens or closes mid-word.
+    if 0 < start <= 30:
+        start = 0
+    elif start > 0:
+        space = text.rfind(" ", start - 30, start)
+        start = space + 1 if space >= 0 else start
+    if end < len(text):
+        space = text.find(" ", end, end + 30)
+        end = space if space >= 0 else end
+    return start, end
+
+
+def _best_windows(spans: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """Pick up to MAX_FRAGMENTS windows holding the most distinct terms (then the most hits)."""
+    windows = []
+    used: list[tuple[int, int]] = []
+    for _ in range(MAX_FRAGMENTS):
+        best = None
+        best_key = (0, 0)
+        for i, (s, _e, _t) in enumerate(spans):
+            if any(a <= s < b for a, b in used):
+                continue
+            inside = [sp for sp in spans[i:] if sp[1] <= s + FRAGMENT_CHARS]
+            key = (len({sp[2] for sp in inside}), len(inside))
+            if key > best_key:
+                best_key, best = key, (s, s + FRAGMENT_CHARS)
+        if best is None:
+            break
+        # Open the window a little before the first match, for context.
+        start = max(0, best[0] - 60)
+        windows.append((start, start + FRAGMENT_CHARS))
+        used.append(windows[-1])
+    return sorted(windows)
+
+
+def snippet(texts: Iterable[str], terms: Iterable[str]) -> str:
+    """Return an HTML snippet from the first text that holds a query term.
+
+    ``terms`` are analysed (stemmed, lowercased) forms; with none, or no match, the snippet is
+    the opening of the first non-empty text, escaped.
+    """
+    termset = frozenset(terms)
+    texts = [t for t in texts if t]
+    if not texts:
+        return ""
+    if termset:
+        for text in texts:
+            spans = _matches(text, termset)
+            if not spans:
+                continue
+            frags = []
+            for start, end in _best_windows(spans):
+                end = min(end, len(text))
+                start, end = _word_bounds(text, start, end)
+                frag = _render(text, start, end, spans).strip()
+                prefix = ELLIPSIS + " " if start > 0 else ""
+                suffix = " " + ELLIPSIS if end < len(text) else ""
+                frags.append(prefix + frag + suffix)
+            joined = " ".join(frags).replace(ELLIPSIS + " " + ELLIPSIS, ELLIPSIS)
+            # Paragraph breaks inside a one-line snippet read as stray gaps.
+            return " ".join(joined.split())
+    text = texts[0]
+    end = min(len(text), FRAGMENT_CHARS)
+    _s, end = _word_bounds(text, 0, end)
+    opening = " ".join(text[:end].split())
+    return html.escape(opening, quote=True) + (" " + ELLIPSIS if end < len(text) else "")

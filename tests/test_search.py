@@ -1,0 +1,193 @@
+"""The search service: query language, multi-select facets, dates, snippets, suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from searchapp.errors import NotFoundError, QueryError
+from searchapp.models import SearchRequest
+
+
+def ids(page: Any) -> list[str]:
+    return [h.id for h in page.hits]
+
+
+def facet(page: Any, name: str) -> dict[str, int]:
+    return {v.value: v.count for v in page.facets[name]}
+
+
+def test_empty_query_lists_everything_newest_first_undated_last(service: Any) -> None:
+    page = service.search(SearchRequest(q=""))
+    assert page.total == 5
+    assert ids(page) == ["gold1", "oil1", "coffee2", "coffee1", "undated1"]
+    assert page.sort == "newest"
+
+
+def test_oldest_first_keeps_undated_last(service: Any) -> None:
+    page = service.search(SearchRequest(sort="oldest"))
+    assert ids(page) == ["coffee1", "coffee2", "oil1", "gold1", "undated1"]
+
+
+def test_and_by_default_or_not_and_phrases(service: Any) -> None:
+    assert set(ids(service.search(SearchRequest(q="coffee exports")))) == {"coffee2"}
+    assert set(ids(service.search(SearchRequest(q="gold OR oil")))) == {"gold1", "oil1"}
+    assert set(ids(service.search(SearchRequest(q="trade NOT coffee")))) == {
+        "oil1",
+        "gold1",
+        "undated1",
+    }
+    # "trade deficit" as a phrase: gold1 has "Deficit trade", not the phrase.
+    assert set(ids(service.search(SearchRequest(q='"trade deficit"')))) == {"coffee2", "oil1"}
+    assert set(ids(service.search(SearchRequest(q='"deficit trade"~3')))) >= {"gold1"}
+
+
+def test_fields_wildcards_fuzzy(service: Any) -> None:
+    assert ids(service.search(SearchRequest(q="title:gold"))) == ["gold1"]
+    assert ids(service.search(SearchRequest(q='person:"james baker"', sort="oldest"))) == [
+        "oil1",
+        "gold1",
+    ]
+    assert ids(service.search(SearchRequest(q="topic:coffee", sort="oldest"))) == [
+        "coffee1",
+        "coffee2",
+    ]
+    assert ids(service.search(SearchRequest(q="place:bogota"))) == ["coffee2"]
+    assert set(ids(service.search(SearchRequest(q="colom*")))) == {"coffee2"}
+    assert set(ids(service.search(SearchRequest(q="volcker~")))) == {"gold1"}
+
+
+def test_date_queries(service: Any) -> None:
+    assert set(ids(service.search(SearchRequest(q="date:1987-03")))) == {"coffee1", "coffee2"}
+    page = service.search(SearchRequest(q="date:[1987-03-04 to 1987-04-01]"))
+    assert set(ids(page)) == {"coffee2", "oil1"}
+
+
+def test_filters_or_within_and_across(service: Any) -> None:
+    page = service.search(SearchRequest(section=("Energy", "Metals")))
+    assert set(ids(page)) == {"oil1", "gold1"}
+    page = service.search(SearchRequest(section=("Energy", "Metals"), persons=("Paul Volcker",)))
+    assert ids(page) == ["gold1"]
+    page = service.search(SearchRequest(date_from="1987-03", date_to="1987-03-02"))
+    assert ids(page) == ["coffee1"]
+
+
+def test_multi_select_facet_ignores_its_own_filter(service: Any) -> None:
+    page = service.search(SearchRequest(section=("Energy",)))
+    assert page.total == 1
+    # Every section is still counted, so a second one can be added.
+    assert facet(page, "section") == {
+        "Agriculture & Commodities": 2,
+        "Energy": 1,
+        "General News": 1,
+        "Metals": 1,
+    }
+    # Other facets honour the section filter.
+    assert facet(page, "persons") == {"James Baker": 1}
+
+
+def test_facets_sorted_by_count_then_value_and_truncated(service: Any) -> None:
+    page = service.search(SearchRequest(facet_limit=1))
+    assert [v.value for v in page.facets["section"]] == ["Agriculture & Commodities"]
+    assert page.truncated["section"] is True
+    page = service.search(SearchRequest(facet_limit=0))
+    assert [v.value for v in page.facets["persons"]] == ["James Baker", "Paul Volcker"]
+    assert page.truncated["persons"] is False
+
+
+def test_date_facets_and_day_histogram(service: Any) -> None:
+    page = service.search(SearchRequest())
+    assert facet(page, "year") == {"1987": 4}
+    assert [v.value for v in page.facets["month"]] == ["1987-03", "1987-04"]
+    assert facet(page, "day") == {
+        "1987-03-02": 1,
+        "1987-03-05": 1,
+        "1987-04-01": 1,
+        "1987-04-02": 1,
+    }
+
+
+def test_snippets_mark_original_words_and_escape(service: Any) -> None:
+    page = service.search(SearchRequest(q="Donohue"))
+    snippet = page.hits[0].snippet
+    assert "<mark>Donohue</mark>" in snippet
+    assert "&lt;" in snippet and "<Donohue" not in snippet
+    page = service.search(SearchRequest(q="rising"))
+    assert "<mark>rose</mark>" not in page.hits[0].snippet  # stems differ: rise vs rose
+    page = service.search(SearchRequest(q="exported"))
+    assert "<mark>exports</mark>" in page.hits[0].snippet
+
+
+def test_did_you_mean_and_fallback(service: Any) -> None:
+    page = service.search(SearchRequest(q="cofee"))
+    assert page.suggestion == "coffee"
+    assert page.corrected_query == "coffee"
+    assert page.total == 2
+
+
+def test_more_like_this(service: Any) -> None:
+    page = service.search(SearchRequest(like="coffee1"))
+    assert "coffee1" not in ids(page)
+    assert ids(page)[0] == "coffee2"
+    with pytest.raises(NotFoundError):
+        service.search(SearchRequest(like="nope"))
+
+
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ("AND OR", "nothing searchable"),
+        ("*", "wildcards"),
+        ("a*", "at least 2 letters"),
+        ("colour~5", "fuzzy distance 5"),
+        ("body:[a TO z]", "ranges of words"),
+        ("foo:bar", 'unknown field "foo:"'),
+        ('"unclosed', "unmatched double quote"),
+        ("(a OR b", "parentheses"),
+        ("date:notadate", "cannot read the date"),
+        (" ".join(["word"] * 100), "at most 64"),
+        ("x" * 2000, "at most 1,000"),
+    ],
+)
+def test_bad_queries_say_why(service: Any, q: str, message: str) -> None:
+    with pytest.raises(QueryError) as err:
+        service.search(SearchRequest(q=q))
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("req", "message"),
+    [
+        (SearchRequest(page=0), "pages start at 1"),
+        (SearchRequest(page=9), "past the last page (1)"),
+        (SearchRequest(per_page=101), "1 to 100"),
+        (SearchRequest(sort="best"), 'sort "best"'),
+        (SearchRequest(date_from="1987-13"), "not a real date"),
+        (SearchRequest(date_from="March"), "YYYY, YYYY-MM or YYYY-MM-DD"),
+        (SearchRequest(date_from="1988", date_to="1987"), "swap them"),
+    ],
+)
+def test_bad_parameters_say_why(service: Any, req: SearchRequest, message: str) -> None:
+    with pytest.raises(QueryError) as err:
+        service.search(req)
+    assert message in str(err.value)
+
+
+def test_suggest_prefix(service: Any) -> None:
+    values = [s["value"] for s in service.suggest("bak")]
+    assert "James Baker" in values
+    values = [s["value"] for s in service.suggest("colo")]
+    assert "Colombia coffee exports fall" in values
+
+
+def test_export_streams_every_match(service: Any) -> None:
+    rows = list(service.export(SearchRequest(q="trade")))
+    assert {r.id for r in rows} == {"coffee2", "oil1", "gold1", "undated1"}
+    assert all(r.body for r in rows)
+
+
+def test_get_article_and_unknown(service: Any) -> None:
+    assert service.get_article("oil1").persons == ("James Baker",)
+    with pytest.raises(NotFoundError):
+        service.get_article("../../etc/passwd")
