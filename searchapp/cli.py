@@ -1,0 +1,373 @@
+"""The command line: `searchapp index|serve|stats|suggest|check` and `search QUERY`.
+
+Kept free of Flask: a one-query `search` process must start fast (the web app is imported
+only by `searchapp serve`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from searchapp.errors import NotFoundError, QueryError, SearchAppError
+from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, SearchPage, SearchRequest
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = "index"
+
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("SEARCHAPP_INDEX", DEFAULT_INDEX),
+    show_default="index/ or $SEARCHAPP_INDEX",
+    help="Index directory.",
+)
+
+
+def _fail(exc: SearchAppError) -> None:
+    """Turn a core error into an exit code with a sentence: 2 for bad queries, else 1."""
+    if isinstance(exc, QueryError):
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    if isinstance(exc, NotFoundError):
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    raise click.ClickException(str(exc))
+
+
+@click.group()
+@click.version_option(package_name="searchapp")
+def main() -> None:
+    """searchapp: full-text, faceted search over a news archive."""
+
+
+# -- index --------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A progress bar on a terminal (with rate and ETA), silence when piped."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.stage = ""
+        self.done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        if stage != self.stage:
+            self.close()
+            label = {"read": "Reading ", "index": "Indexing", "commit": "Writing "}.get(
+                stage, stage
+            )
+            self.bar = click.progressbar(
+                length=total,
+                label=label,
+                show_eta=True,
+                show_percent=True,
+                file=sys.stderr,
+                item_show_func=lambda _x: None,
+            )
+            self.bar.__enter__()
+            self.stage = stage
+            self.done = 0
+        if self.bar is not None and done > self.done:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@main.command()
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=Path),
+    default=lambda: os.environ.get("SEARCHAPP_CORPUS", DEFAULT_CORPUS),
+    show_default="corpus/ or $SEARCHAPP_CORPUS",
+    help="Folder of .txt/.jsonl articles, or one .jsonl file.",
+)
+@index_option
+@click.option("--rebuild", is_flag=True, help="Build a fresh index and switch to it atomically.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel readers.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+def index(corpus: Path, index_dir: Path, rebuild: bool, workers: int | None, quiet: bool) -> None:
+    """Index the articles in CORPUS (only what changed, unless --rebuild)."""
+    from searchapp.indexer import index_corpus
+
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    try:
+        report = index_corpus(
+            corpus, index_dir, rebuild=rebuild, workers=workers, progress=progress
+        )
+    except SearchAppError as exc:
+        progress.close()
+        _fail(exc)
+        return
+    progress.close()
+    for problem in report.skipped:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    rate = (report.added + report.updated) / report.seconds if report.seconds else 0
+    click.echo(
+        f"{report.total:,} stories in {index_dir}: {report.added:,} added, "
+        f"{report.updated:,} updated, {report.deleted:,} deleted, "
+        f"{len(report.skipped):,} skipped, {report.unchanged:,} unchanged "
+        f"({report.seconds:.1f} s, {rate:,.0f} stories/s)"
+    )
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+def _style(text: str, color: bool, **kwargs: Any) -> str:
+    return click.style(text, **kwargs) if color else text
+
+
+def _snippet_text(snippet: str, color: bool) -> str:
+    import html
+
+    # The service returns HTML; a terminal gets the marks as bold yellow, the rest unescaped.
+    parts = snippet.replace("</mark>", "<mark>").split("<mark>")
+    out = []
+    for i, part in enumerate(parts):
+        text = html.unescape(part)
+        out.append(_style(text, color, fg="yellow", bold=True) if i % 2 else text)
+    return "".join(out)
+
+
+def _print_text(page: SearchPage, color: bool) -> None:
+    if page.corrected_query:
+        click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
+    elif page.suggestion:
+        click.echo(f"Did you mean: {page.suggestion}?")
+    click.echo(
+        _style(
+            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
+            color,
+            dim=True,
+        )
+    )
+    for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
+        click.echo()
+        date = (hit.date or "undated")[:10]
+        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
+        meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
+        click.echo(_style(meta, color, fg="cyan") + _style(f"  [{hit.id}]", color, dim=True))
+        if hit.snippet:
+            click.echo("     " + _snippet_text(hit.snippet, color))
+    facet = page.facets.get("section")
+    if facet:
+        click.echo()
+        click.echo(
+            _style("Sections: ", color, dim=True)
+            + ", ".join(f"{v.value} ({v.count:,})" for v in facet)
+        )
+
+
+def _export(rows: Any, fmt: str) -> None:
+    out = click.get_text_stream("stdout")
+    if fmt == "jsonl":
+        for article in rows:
+            out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS))
+    writer.writeheader()
+    for article in rows:
+        row = article.to_dict()
+        # Lists become "a; b" in a CSV cell: tags may hold spaces and commas, never semicolons.
+        row["topics"] = "; ".join(row["topics"])
+        row["persons"] = "; ".join(row["persons"])
+        writer.writerow(row)
+
+
+def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
+    return click.option(name, metavar="YYYY[-MM[-DD]]", default=None, help=help_text)
+
+
+@click.command()
+@click.argument("query", required=False, default="")
+@index_option
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, MAX_PER_PAGE),
+    default=10,
+    show_default=True,
+    help="Results per page.",
+)
+@click.option("--page", "-p", type=click.IntRange(1, None), default=1, show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance (ties newest first), newest or oldest.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "csv"]),
+    default="text",
+    show_default=True,
+    help="text for people; json one page; jsonl/csv export EVERY match.",
+)
+@click.option("--section", multiple=True, help="Only this section (repeat for several).")
+@click.option("--topic", multiple=True, help="Only this topic (repeat for several).")
+@click.option("--person", multiple=True, help="Only stories naming this person (repeatable).")
+@click.option("--place", multiple=True, help="Only this dateline place (repeatable).")
+@_date_option("--from", "Stories from this date on (UTC, inclusive).")
+@_date_option("--to", "Stories up to this date (UTC, inclusive).")
+@click.option(
+    "--facet-limit",
+    type=click.IntRange(0, None),
+    default=10,
+    show_default=True,
+    help="Values per facet (0 = all).",
+)
+@click.option("--like", metavar="ID", default=None, help="Stories like this article.")
+@click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+def search(
+    query: str,
+    index_dir: Path,
+    limit: int,
+    page: int,
+    sort: str,
+    fmt: str,
+    section: tuple[str, ...],
+    topic: tuple[str, ...],
+    person: tuple[str, ...],
+    place: tuple[str, ...],
+    facet_limit: int,
+    like: str | None,
+    color: bool | None,
+    **dates: str | None,
+) -> None:
+    """Search the archive. An empty QUERY lists every article, newest first.
+
+    QUERY uses Whoosh syntax: words (AND by default), OR, NOT, (), "phrases",
+    "a b"~5, wild*, fuzzy~, title:, lead:, body:, section:, topic:, person:, place:,
+    date:2017-11, date:[2017-11-01 TO 2017-11-30], date:yesterday.
+    """
+    from searchapp.search import SearchService
+
+    req = SearchRequest(
+        q=query,
+        page=page,
+        per_page=limit,
+        sort=sort,
+        section=section,
+        topics=topic,
+        persons=person,
+        place=place,
+        date_from=dates.get("from"),
+        date_to=dates.get("to"),
+        facet_limit=facet_limit,
+        like=like,
+        snippets=fmt in ("text", "json"),
+    )
+    service = SearchService(index_dir)
+    try:
+        if fmt in ("jsonl", "csv"):
+            _export(service.export(req), fmt)
+            return
+        result = service.search(req)
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        use_color = sys.stdout.isatty() if color is None else color
+        _print_text(result, use_color)
+
+
+main.add_command(search)
+
+
+def search_main() -> None:
+    """Entry point of the `search` console script."""
+    search(prog_name="search")
+
+
+# -- suggest, stats, serve ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("prefix")
+@index_option
+@click.option("--limit", type=click.IntRange(1, 50), default=8, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
+    """Suggest completions of PREFIX from persons, topics and titles."""
+    from searchapp.search import SearchService
+
+    try:
+        items = SearchService(index_dir).suggest(prefix, limit=limit)
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"{item['value']}\t{item['kind']}\t{item['count']}")
+
+
+@main.command()
+@index_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def stats(index_dir: Path, fmt: str) -> None:
+    """Show what the index holds."""
+    from searchapp.search import SearchService
+
+    try:
+        data = SearchService(index_dir).stats()
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"index      {data['index']}")
+    click.echo(f"stories    {data['stories']:,} ({data['undated']:,} undated)")
+    click.echo(f"dates      {data['first_date']} to {data['last_date']}")
+    click.echo(f"size       {data['size_bytes'] / 1e6:,.1f} MB in {data['segments']} segments")
+    for name, values in data["top"].items():
+        shown = ", ".join(f"{v['value']} ({v['count']:,})" for v in values[:5])
+        click.echo(f"{name:<10} {shown}")
+
+
+@main.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
+def serve(index_dir: Path, host: str, port: int, threads: int, debug: bool) -> None:
+    """Serve the search page and JSON API (waitress; Flask's server only with --debug)."""
+    from searchapp.config import Settings
+    from searchapp.web import create_app
+
+    app = create_app(Settings(index_dir=index_dir))
+    click.echo(f"searchapp on http://{host}:{port}/ (index {index_dir})", err=True)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+
+
+if __name__ == "__main__":
+    main()
