@@ -176,7 +176,7 @@ def _print_text(page: SearchPage, color: bool) -> None:
 
 
 def _export(rows: Any, fmt: str) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "jsonl":
         for article in rows:
             out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
