@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -187,6 +188,10 @@ class Indexer:
         started = time.monotonic()
         with store.writer_lock(self.index_dir, wait=self.lock_wait):
             gen = store.current_generation(self.index_dir)
+            # Leftovers of a run that was killed: half-written generations, temporaries.
+            store.remove_stale(
+                self.index_dir, keep=gen, previous=store.previous_generation(self.index_dir, gen)
+            )
             if gen is not None and not rebuild:
                 manifest = store.read_manifest(gen)
                 if manifest.get("schema") != SCHEMA_VERSION:
@@ -250,11 +255,9 @@ class Indexer:
             store.switch_to(self.index_dir, gen)
         except BaseException:
             # Never leave a half-written generation behind; the old one stays live.
-            import shutil
-
             shutil.rmtree(gen, ignore_errors=True)
             raise
-        store.remove_stale(self.index_dir, keep=gen)
+        store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
         report.added = len(articles)
         report.total = len(articles)
         if old_gen is not None:
@@ -357,8 +360,40 @@ class Indexer:
             hashes.pop(i, None)
         report.deleted = len(deleted_ids)
 
+        vocab = _merge_vocab(manifest.get("vocab", {}), _vocabulary(to_write))
+        new_manifest = {
+            "schema": SCHEMA_VERSION,
+            "files": files,
+            "hashes": hashes,
+            "vocab": vocab,
+        }
         if to_write or deleted_ids:
-            ix = whoosh_index.open_dir(str(gen))
+            self._commit_changes(gen, to_write, deleted_ids, hashes, new_manifest)
+        elif new_manifest != manifest:
+            # Only file times changed: the stories are the same, so the manifest is the only
+            # thing to refresh (atomically, in place).
+            store.write_manifest(gen, new_manifest)
+        report.total = len(hashes)
+        return report
+
+    def _commit_changes(
+        self,
+        gen: Path,
+        to_write: list[Article],
+        deleted_ids: list[str],
+        hashes: dict[str, str],
+        manifest: dict[str, Any],
+    ) -> None:
+        """Apply changes in a copy-on-write generation, then switch to it atomically.
+
+        The new generation starts as hard links to the live one's files. Whoosh never rewrites
+        a segment file (deletions live in the TOC), so the live generation is untouched: a
+        kill -9 at any moment leaves CURRENT on the old or the new generation, each complete,
+        and searches running meanwhile keep reading the old one.
+        """
+        new = store.clone_generation(self.index_dir, gen)
+        try:
+            ix = whoosh_index.open_dir(str(new))
             writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False)
             try:
                 for i in deleted_ids:
@@ -370,20 +405,14 @@ class Indexer:
             except BaseException:
                 writer.cancel()
                 raise
-            _check_count(ix, len(hashes), gen)
+            _check_count(ix, len(hashes), new)
             ix.close()
-            store.fsync_tree(gen)
-        vocab = _merge_vocab(manifest.get("vocab", {}), _vocabulary(to_write))
-        new_manifest = {
-            "schema": SCHEMA_VERSION,
-            "files": files,
-            "hashes": hashes,
-            "vocab": vocab,
-        }
-        if new_manifest != manifest:
-            store.write_manifest(gen, new_manifest)
-        report.total = len(hashes)
-        return report
+            store.write_manifest(new, manifest)
+            store.switch_to(self.index_dir, new)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        store.remove_stale(self.index_dir, keep=new, previous=gen)
 
     def _manifest(
         self,

@@ -107,11 +107,27 @@ def switch_to(index_dir: Path, gen: Path) -> None:
     write_atomic(index_dir / CURRENT, gen.name.encode("utf-8") + b"\n")
 
 
-def remove_stale(index_dir: Path, keep: Path | None) -> list[str]:
-    """Delete generations and temporaries other than keep (leftovers of old runs or crashes)."""
+def previous_generation(index_dir: Path, gen: Path | None) -> Path | None:
+    """Return the newest complete-looking generation older than gen (kept for late readers)."""
+    if gen is None:
+        return None
+    older = [
+        p
+        for p in index_dir.glob(GEN_PREFIX + "*")
+        if p.is_dir() and generation_number(p) < generation_number(gen) and (p / MANIFEST).exists()
+    ]
+    return max(older, key=generation_number, default=None)
+
+
+def remove_stale(index_dir: Path, keep: Path | None, previous: Path | None = None) -> list[str]:
+    """Delete generations other than keep and previous, and temporaries of killed runs.
+
+    The previous generation is kept one more round: a searcher that opened it just before
+    the switch may still be reading its files.
+    """
     removed = []
     for child in index_dir.iterdir():
-        if child.name.startswith(GEN_PREFIX) and child.is_dir() and child != keep:
+        if child.name.startswith(GEN_PREFIX) and child.is_dir() and child not in (keep, previous):
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child.name)
         elif child.name.startswith(".") and child.name.endswith(".tmp"):
@@ -120,20 +136,17 @@ def remove_stale(index_dir: Path, keep: Path | None) -> list[str]:
     return removed
 
 
-def remove_whoosh_temporaries(gen: Path) -> None:
-    """Delete files a killed Whoosh writer leaves behind (TOC temporaries, orphan segments)."""
-    ix = whoosh_index.open_dir(str(gen))
-    live = {seg.segment_id() for seg in ix._segments()}
+def clone_generation(index_dir: Path, gen: Path) -> Path:
+    """Return a new generation whose files are hard links to gen's (copy-on-write)."""
+    new = new_generation(index_dir)
     for child in gen.iterdir():
-        name = child.name
-        if ".toc." in name or name.endswith(".tmp"):
-            child.unlink(missing_ok=True)
-        elif name.startswith("_MAIN_") and (name.endswith(".seg") or name.endswith(".trm")):
-            # Segment files are named _MAIN_<segid>.<ext>; keep only live ones.
-            segid = name[len("_MAIN_") :].split(".")[0]
-            if segid not in live:
-                child.unlink(missing_ok=True)
-    ix.close()
+        if not child.is_file() or child.name.endswith(".tmp") or child.name == "MAIN_WRITELOCK":
+            continue
+        try:
+            os.link(child, new / child.name)
+        except OSError:
+            shutil.copy2(child, new / child.name)  # a filesystem without hard links
+    return new
 
 
 def open_generation(index_dir: Path) -> tuple[Path, Any]:

@@ -48,6 +48,9 @@ def test_change_add_and_delete_are_detected(tmp_path: Path) -> None:
     assert (report.added, report.updated, report.deleted) == (1, 1, 1)
     assert total(ix) == 5
     assert total(ix, "soar") == 1 and total(ix, "zinc") == 1 and total(ix, "opec") == 0
+    # Each run that changes stories makes a new generation; the live one is never patched.
+    gens = sorted(p.name for p in ix.iterdir() if p.name.startswith("gen-"))
+    assert gens == ["gen-000001", "gen-000002"]
     (corpus / "b.jsonl").unlink()
     report = index_corpus(corpus, ix)
     assert report.deleted == 2 and total(ix) == 3
@@ -88,8 +91,15 @@ def test_rebuild_switches_generation_and_removes_the_old(
     assert service.search(SearchRequest()).total == 5
     index_corpus(sample_corpus, ix, rebuild=True)
     new = store.current_generation(ix)
-    assert new != old and old is not None and not old.exists()
+    # The previous generation stays one more round for searchers still reading it.
+    assert new != old and old is not None and old.exists()
     assert service.search(SearchRequest()).total == 5
+    index_corpus(sample_corpus, ix, rebuild=True)
+    assert not old.exists() and new is not None and new.exists()
+    assert sorted(p.name for p in ix.iterdir() if p.name.startswith("gen-")) == [
+        new.name,
+        store.current_generation(ix).name,  # type: ignore[union-attr]
+    ]
 
 
 def test_second_indexer_gets_index_busy(tmp_path: Path) -> None:
