@@ -23,6 +23,7 @@ from whoosh.analysis import (
     RegexTokenizer,
     StemmingAnalyzer,
     StopFilter,
+    StripFilter,
 )
 from whoosh.lang.stopwords import stoplists
 
@@ -51,7 +52,9 @@ FACET_FIELDS = {
     "place": "f_place",
 }
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Separates the values of a facet field: a tag may hold commas ("Smith, John"), never this.
+TAG_SEP = "\x1f"
 
 
 def text_analyzer():  # type: ignore[no-untyped-def]
@@ -67,6 +70,13 @@ def name_analyzer():  # type: ignore[no-untyped-def]
 def spell_analyzer():  # type: ignore[no-untyped-def]
     """Real (unstemmed) words for did-you-mean: a stemmed lexicon would suggest "coffe"."""
     return RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS)
+
+
+def facet_field() -> fields.KEYWORD:
+    """Return an exact-value field: one term per value, case and commas kept."""
+    field = fields.KEYWORD(scorable=False, lowercase=False)
+    field.analyzer = RegexTokenizer(r"[^\x1f]+") | StripFilter()
+    return field
 
 
 def build_schema() -> fields.Schema:
@@ -85,10 +95,10 @@ def build_schema() -> fields.Schema:
         place=fields.TEXT(analyzer=names, phrase=True),
         date=fields.DATETIME(),
         # Facet fields: one exact term per value, no frequencies or positions needed.
-        f_section=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
-        f_topic=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
-        f_person=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
-        f_place=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        f_section=facet_field(),
+        f_topic=facet_field(),
+        f_person=facet_field(),
+        f_place=facet_field(),
         ts=fields.COLUMN(columns.NumericColumn("q", default=NO_DATE)),
         spell=fields.TEXT(analyzer=spell_analyzer(), phrase=False),
         # Everything needed to show or export the story, in one stored JSON blob: one unpickle
@@ -100,9 +110,7 @@ def build_schema() -> fields.Schema:
 
 
 def _keyword(values: tuple[str, ...] | list[str]) -> str:
-    # Commas separate values in a commas=True KEYWORD field; a tag never holds one in practice,
-    # but a stray comma must not split a value in two.
-    return ",".join(v.replace(",", " ") for v in values if v)
+    return TAG_SEP.join(v.replace(TAG_SEP, " ") for v in values if v)
 
 
 def article_hash(article: Article) -> str:

@@ -191,3 +191,18 @@ def test_get_article_and_unknown(service: Any) -> None:
     assert service.get_article("oil1").persons == ("James Baker",)
     with pytest.raises(NotFoundError):
         service.get_article("../../etc/passwd")
+
+
+def test_tags_with_commas_filter_and_count_exactly(tmp_path: Any) -> None:
+    from searchapp.search import SearchService
+    from tests.conftest import article, build_index, write_jsonl
+
+    corpus = write_jsonl(
+        tmp_path / "c" / "a.jsonl",
+        [article(id="s1", persons=["Smith, John", "Lee"]), article(id="s2", persons=["Lee"])],
+    )
+    build_index(corpus, tmp_path / "ix")
+    service = SearchService(tmp_path / "ix")
+    page = service.search(SearchRequest(persons=("Smith, John",)))
+    assert ids(page) == ["s1"]
+    assert facet(service.search(SearchRequest()), "persons") == {"Lee": 2, "Smith, John": 1}
