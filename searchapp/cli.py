@@ -350,6 +350,24 @@ def stats(index_dir: Path, fmt: str) -> None:
 
 @main.command()
 @index_option
+def check(index_dir: Path) -> None:
+    """Read the whole index and report damage (exit 1 with the fix if any)."""
+    from searchapp.store import check_generation
+
+    gen, problems = check_generation(index_dir)
+    if not problems:
+        click.echo(f"{gen}: OK")
+        return
+    for problem in problems:
+        click.echo(f"damaged: {problem}", err=True)
+    raise click.ClickException(
+        f"the index in {index_dir} is damaged: rebuild it from the corpus with "
+        f"`searchapp index --rebuild --index {index_dir}`"
+    )
+
+
+@main.command()
+@index_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)

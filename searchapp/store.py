@@ -181,6 +181,32 @@ def write_manifest(gen: Path, manifest: dict[str, Any]) -> None:
     write_atomic(gen / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
 
 
+def check_generation(index_dir: Path) -> tuple[Path | None, list[str]]:
+    """Read every part of the live generation; return it and the problems found (none = OK)."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None, [f"no index in {index_dir}: {build_hint(index_dir)}"]
+    problems: list[str] = []
+    try:
+        ix = whoosh_index.open_dir(str(gen))
+        with ix.searcher() as searcher:
+            reader = searcher.reader()
+            stored = sum(1 for _ in reader.all_stored_fields())
+            for fieldname in reader.indexed_field_names():
+                for _term in reader.lexicon(fieldname):
+                    pass
+            if stored != searcher.doc_count():
+                problems.append(f"{stored} stored stories but {searcher.doc_count()} indexed")
+        expected = len(read_manifest(gen).get("hashes", {}))
+        if expected != stored:
+            problems.append(f"the manifest lists {expected} stories, the index holds {stored}")
+    # A damaged file surfaces as whatever its decoder raises (zlib.error, struct.error,
+    # UnpicklingError, EOFError, KeyError...): any of them means "damaged", so catch them all.
+    except Exception as exc:
+        problems.append(f"cannot read {gen.name}: {type(exc).__name__}: {exc}")
+    return gen, problems
+
+
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, wait: float = 5.0) -> Iterator[None]:
     """Hold the index's writer lock; raise IndexBusyError if another indexer keeps it."""
