@@ -2,24 +2,28 @@
 
 'Bashar Assad Vladimir Putin' could be two tags, four, or 'Bashar' and 'Assad Vladimir Putin':
 the line alone cannot tell. TagSplitter reads the whole corpus first and then chooses, for every
-line, the split with the lowest cost (dynamic programming over the line's words), where a tag's
-cost falls with evidence that it is one tag and nothing else:
+line, the split with the lowest cost (dynamic programming over the line's words). A tag's cost is
+the cost of its length, less the evidence that it is one tag:
 
 - mentions: the tag's words stand together in the story's title, lead or body ('Vladimir Putin'),
-  as a phrase that the line's neighbouring words do not extend ('Bashar' alone is never mentioned:
-  only as part of 'Bashar al-Assad'; a lowercase prefix joined by a hyphen, like 'al-', is dropped);
-- vocabulary: how often the corpus confirms the tag: a line that holds a single word, tags given
-  one per line, tags seeded with add_known, and the first-pass splits of all other lines;
-- edges: how often a word begins or ends a line elsewhere in the corpus ('James' never ends one,
-  so 'James | Baker' is an unlikely boundary);
-- length: how many words the corpus's tags usually have (Reuters topics: one; names: one to three);
-- capitalisation, in lines that mix cases (topics in sentence case, 'Foreign policy Syrian
-  conflict'): a lowercase word rarely starts a tag, and a capital after a lowercase word usually
-  does.
+  and not only inside a longer phrase that the line also holds ('Bashar' appears only as part of
+  'Bashar al-Assad': evidence against 'Bashar' alone). A lowercase prefix joined by a hyphen,
+  like 'al-', is dropped; a name needs its last word capitalised ('young' is not Young);
+- vocabulary: tags the corpus confirms: lines holding a single word, tags given one per line,
+  tags seeded with add_known, and the first-pass splits of all other lines;
+- contexts: a span that recurs in other lines between varied neighbours (or line edges) is a unit
+  ('James Baker' recurs after 'Greenspan' and at line starts; 'Baker Volcker' does not recur);
+- edges: a boundary is unlikely after a word that never ends a line AND before a word that never
+  starts one ('James | Baker');
+- length: how many words the corpus's tags have, learnt separately for lines in lowercase
+  (codes such as 'earn acq money-fx': one word each), in capitals (names) and in mixed case;
+- capitalisation, in mixed-case lines (sentence-case topics, 'Foreign policy Syrian conflict'):
+  a lowercase word rarely starts a tag, a capital inside one is rare.
 
-No list of names or topics is built in. The first pass splits every ambiguous line with the certain
-evidence only; the final pass adds the vocabulary of the first pass, leaving out the line's own
-votes so that a line cannot confirm itself. Output is deterministic.
+No list of names or topics is built in. The first pass splits every ambiguous line without the
+learnt vocabulary and lengths; the final pass adds them, leaving out the line's own first-pass
+votes and contexts so that a line cannot confirm itself. Output is deterministic and does not
+depend on the order of the articles.
 """
 
 from __future__ import annotations
@@ -34,28 +38,64 @@ from searchapp.models import Article, RawArticle
 
 KINDS = ("topics", "persons")
 MAX_TAG_WORDS = 8
+STYLES = ("lower", "capital", "mixed")
 
-# Costs, in nats. A tag costs TAG_COST; evidence lowers it. Tuned on the Reuters rendering and the
-# reference TASS article together; see tools/check_tags.py.
-TAG_COST = 1.0
-# A mentioned phrase is evidence that grows with its length: two words found together by chance
+# Costs are in nats (natural-log units), tuned on the Reuters rendering and the reference TASS
+# article together (tools/check_tags.py); no single one decides Reuters on its own.
+# A phrase found verbatim is evidence that grows with its length: two words together by chance
 # are much rarer than one.
 MENTION_BONUS = 2.0
-MENTION_WORD_BONUS = 1.0
+MENTION_WORD_BONUS = 2.0
+INSIDE_ONLY_COST = 2.0  # the text has the words only inside a longer phrase of the line
 SEED_COUNT = 5  # a tag given to add_known counts as this many confirmations
+CONTEXT_WEIGHT = 1.0  # per log of the number of distinct contexts a span recurs in
 EDGE_PRIOR = 0.5  # the chance that a word with no history begins (or ends) a tag
 EDGE_PRIOR_WEIGHT = 2.0  # pseudo-observations behind EDGE_PRIOR
 LOWER_START_COST = 2.5  # mixed-case line: a tag that starts with a lowercase word
-UPPER_INSIDE_COST = 1.5  # mixed-case line: a capitalised word after a lowercase one, same tag
-PARTICLE_MAX_LETTERS = 3  # 'de', 'van', 'al': short lowercase words that may precede a surname
-# Pseudo-counts of tag lengths before the corpus says otherwise (names and topics: 1-3 words).
-LENGTH_PRIOR = {1: 2.0, 2: 2.0, 3: 1.0, 4: 0.5, 5: 0.25, 6: 0.125, 7: 0.0625, 8: 0.0625}
+UPPER_AFTER_LOWER_COST = 1.5  # mixed-case line: 'policy Syrian' inside one tag
+UPPER_AFTER_UPPER_COST = 0.75  # mixed-case line: 'Economy Oil' inside one tag
+PARTICLE_MAX_LETTERS = 3  # 'de', 'van', 'al': short lowercase words before a capitalised one
+# Pseudo-counts of tag lengths before the corpus says otherwise: lowercase lines are usually
+# codes or keywords, one word each (compounds hyphenated: money-fx); names and sentence-case
+# topics run to one to three words.
+LENGTH_PRIOR = {
+    "lower": {1: 8.0, 2: 1.0, 3: 0.5, 4: 0.25, 5: 0.125, 6: 0.0625, 7: 0.03, 8: 0.03},
+    "capital": {1: 2.0, 2: 2.0, 3: 1.0, 4: 0.5, 5: 0.25, 6: 0.125, 7: 0.0625, 8: 0.0625},
+    "mixed": {1: 2.0, 2: 2.0, 3: 1.0, 4: 0.5, 5: 0.25, 6: 0.125, 7: 0.0625, 8: 0.0625},
+}
+# Mention grades.
+INSIDE = 1
+ALONE = 2
 
 _PARTICLE_RE = re.compile(r"(?<![^\W_])[a-z]{1,3}-(?=[A-Z])")  # 'al-Assad' -> 'Assad'
-_PHRASE_BREAK_RE = re.compile(r"[^\w\s'’\-]+|\n")  # punctuation ends a phrase; ' and - do not
+# What may stand between two words of one phrase in the text: spaces, hyphens, apostrophes, and
+# a hyphenated lowercase prefix ('Bashar al-Assad'); punctuation or a line break ends a phrase.
+_GAP_RE = re.compile(r"[ \t\u00a0'’\-]*(?:[a-z]{1,3}-)?")
 _WORD_RE = re.compile(r"[^\W_]+")
+_LINE_EDGE = ""  # the context of a span at the start or end of a line
 
 Span = tuple[str, ...]
+
+
+@dataclass
+class _Contexts:
+    """The neighbours a span has across the corpus's lines."""
+
+    left: Counter[str] = field(default_factory=Counter)
+    right: Counter[str] = field(default_factory=Counter)
+
+    def variety(self, own_left: str | None, own_right: str | None) -> int:
+        """Count distinct contexts (each line edge counts apart), leaving one occurrence out."""
+        sides = []
+        for counts, own in ((self.left, own_left), (self.right, own_right)):
+            edges = counts[_LINE_EDGE]
+            words = len(counts) - (_LINE_EDGE in counts)
+            if own == _LINE_EDGE:
+                edges -= 1
+            elif own is not None and counts[own] == 1:
+                words -= 1
+            sides.append(edges + words)
+        return min(sides)
 
 
 @dataclass
@@ -67,11 +107,13 @@ class _KindStats:
     occurrences: Counter[str] = field(default_factory=Counter)
     starts: Counter[str] = field(default_factory=Counter)
     ends: Counter[str] = field(default_factory=Counter)
-    # First-pass splits of the ambiguous lines, keyed by (article id, line).
+    # Every line and certain tag, as lowercased words, with how often it occurs.
+    lines: Counter[Span] = field(default_factory=Counter)
+    # Derived by _fit: contexts of the spans of ambiguous lines, first-pass splits keyed by
+    # (article id, line), the vocabulary, and the cost of a tag's length by line style.
+    contexts: dict[Span, _Contexts] = field(default_factory=dict)
     first_pass: dict[tuple[str, str], list[Span]] = field(default_factory=dict)
     vocabulary: Counter[Span] = field(default_factory=Counter)
-    # Cost of a tag's length in words, by the case style of its line ('lower', 'capital',
-    # 'mixed'): one corpus can hold lowercase codes and sentence-case topics side by side.
     length_cost: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
@@ -83,7 +125,7 @@ class _Line:
     key: tuple[str, str]
     words: list[str]
     keys: list[str]
-    mentions: dict[tuple[int, int], bool]
+    mentions: dict[tuple[int, int], int]
 
 
 class TagSplitter:
@@ -93,13 +135,14 @@ class TagSplitter:
         """Start with no evidence; call learn (and add_known) before finalize."""
         self._stats = {kind: _KindStats() for kind in KINDS}
         self._lines: dict[tuple[str, str, str], _Line] = {}
-        self._fitted = True
+        self._fitted = False
 
     def add_known(self, kind: str, tags: Iterable[str]) -> None:
         """Seed the vocabulary with tags known to be whole (e.g. an existing index's facets)."""
-        stats = self._kind(kind)
+        if kind not in self._stats:
+            raise ValueError(f"unknown tag kind {kind!r}; use one of {', '.join(KINDS)}")
         for tag in tags:
-            self._count_tag(stats, tag.split(), SEED_COUNT)
+            self._count_tag(self._stats[kind], tag.split(), SEED_COUNT)
         self._fitted = False
 
     def learn(self, raws: Iterable[RawArticle]) -> None:
@@ -119,7 +162,7 @@ class TagSplitter:
                     self._count_tag(stats, words, 1)
                 elif words:
                     keys = [w.casefold() for w in words]
-                    self._count_edges(stats, keys, 1)
+                    self._count_line(stats, keys, 1)
                     if text_index is None:
                         text_index = _TextIndex(article)
                     entry = _Line(kind, (article.id, line), words, keys, text_index.mentions(words))
@@ -128,15 +171,14 @@ class TagSplitter:
 
     def finalize(self, raw: RawArticle) -> Article:
         """Return the article with its tag lines split into the topics and persons tuples."""
-        self._fit()
         article = raw.article
-        found: dict[str, tuple[str, ...]] = {}
-        for kind, line, given in (
-            ("topics", raw.topics_line, article.topics),
-            ("persons", raw.persons_line, article.persons),
-        ):
-            found[kind] = tuple(given) + tuple(self.split_line(kind, line, article))
-        return replace(article, topics=found["topics"], persons=found["persons"])
+        if not raw.topics_line and not raw.persons_line:
+            return article
+        topics = tuple(article.topics) + tuple(self.split_line("topics", raw.topics_line, article))
+        persons = tuple(article.persons) + tuple(
+            self.split_line("persons", raw.persons_line, article)
+        )
+        return replace(article, topics=topics, persons=persons)
 
     def split_line(self, kind: str, line: str, article: Article | None = None) -> list[str]:
         """Split one joined tag line; article (title, lead, body) supplies mentions."""
@@ -150,19 +192,10 @@ class TagSplitter:
             keys = [w.casefold() for w in words]
             mentions = _TextIndex(article).mentions(words) if article else {}
             entry = _Line(kind, ("", line), words, keys, mentions)
-            own_votes: list[Span] = []
-            own_edges = False
+            costs = self._span_costs(entry, final=True, learnt=False)
         else:
-            own_votes = self._stats[kind].first_pass.get(entry.key, [])
-            own_edges = True
-        spans = self._segment(entry, use_vocabulary=True, own_votes=own_votes, own_edges=own_edges)
-        return [" ".join(words[i:j]) for i, j in spans]
-
-    def _kind(self, kind: str) -> _KindStats:
-        """Return the statistics of one kind, refusing unknown kinds."""
-        if kind not in self._stats:
-            raise ValueError(f"unknown tag kind {kind!r}; use one of {', '.join(KINDS)}")
-        return self._stats[kind]
+            costs = self._span_costs(entry, final=True, learnt=True)
+        return [" ".join(words[i:j]) for i, j in _cheapest_split(len(words), costs)]
 
     @staticmethod
     def _count_tag(stats: _KindStats, words: list[str], weight: int) -> None:
@@ -172,30 +205,34 @@ class TagSplitter:
         keys = [w.casefold() for w in words]
         stats.certain[tuple(keys)] += weight
         stats.certain_lengths[_style(words), len(words)] += weight
-        TagSplitter._count_edges(stats, keys, weight)
+        TagSplitter._count_line(stats, keys, weight)
 
     @staticmethod
-    def _count_edges(stats: _KindStats, keys: Sequence[str], weight: int) -> None:
-        """Record where a word sequence that begins and ends tags (a line, a tag) has its edges."""
+    def _count_line(stats: _KindStats, keys: Sequence[str], weight: int) -> None:
+        """Record a line (or a whole tag): its words, and which of them begin and end it."""
+        stats.lines[tuple(keys)] += weight
         for key in keys:
             stats.occurrences[key] += weight
         stats.starts[keys[0]] += weight
         stats.ends[keys[-1]] += weight
 
     def _fit(self) -> None:
-        """Run the first pass over all ambiguous lines and derive vocabulary and length costs."""
+        """Gather span contexts, run the first pass, and derive vocabulary and length costs."""
         if self._fitted:
             return
-        for stats in self._stats.values():
+        for kind, stats in self._stats.items():
+            stats.contexts = _contexts(
+                stats.lines, [e.keys for e in self._lines.values() if e.kind == kind]
+            )
             stats.first_pass.clear()
-            # Certain tags are mostly one-word lines, a sample biased towards short tags: the
-            # first pass uses the prior alone, the final pass the lengths the first pass found.
             stats.length_cost = _length_costs(Counter())
             stats.vocabulary = Counter(stats.certain)
         for entry in self._lines.values():
-            stats = self._stats[entry.kind]
-            spans = self._segment(entry, use_vocabulary=False, own_votes=[], own_edges=True)
-            stats.first_pass[entry.key] = [tuple(entry.keys[i:j]) for i, j in spans]
+            costs = self._span_costs(entry, final=False, learnt=True)
+            spans = _cheapest_split(len(entry.words), costs)
+            self._stats[entry.kind].first_pass[entry.key] = [
+                tuple(entry.keys[i:j]) for i, j in spans
+            ]
         for stats in self._stats.values():
             lengths = Counter(stats.certain_lengths)
             for (_, line), votes in stats.first_pass.items():
@@ -205,37 +242,30 @@ class TagSplitter:
             stats.length_cost = _length_costs(lengths)
         self._fitted = True
 
-    def _segment(
-        self, entry: _Line, use_vocabulary: bool, own_votes: list[Span], own_edges: bool
-    ) -> list[tuple[int, int]]:
-        """Return the cheapest split of a line as (start, end) word ranges."""
-        costs = self._span_costs(entry, use_vocabulary, own_votes, own_edges)
-        return _cheapest_split(len(entry.words), costs)
-
-    def _span_costs(
-        self, entry: _Line, use_vocabulary: bool, own_votes: list[Span], own_edges: bool
-    ) -> dict[tuple[int, int], float]:
+    def _span_costs(self, entry: _Line, final: bool, learnt: bool) -> dict[tuple[int, int], float]:
         """Cost of making words[i:j] one tag, for every span up to MAX_TAG_WORDS words."""
+        # final: use the first pass's vocabulary and lengths (else only certain tags and the
+        # prior); learnt: the line is in the corpus statistics, so its own share is left out.
         stats = self._stats[entry.kind]
         words, keys, n = entry.words, entry.keys, len(entry.words)
-        vocabulary = stats.vocabulary if use_vocabulary else stats.certain
-        own = Counter(own_votes)
+        own_votes = Counter(stats.first_pass.get(entry.key, [])) if final and learnt else Counter()
+        vocabulary = stats.vocabulary if final else stats.certain
         style = _style(words)
         length_cost = stats.length_cost[style]
-        # Evidence about this line's own edges says nothing about its inner boundaries.
-        own_occ = Counter(keys) if own_edges else Counter()
-        own_start = keys[0] if own_edges else None
-        own_end = keys[-1] if own_edges else None
+        # The line's own words and edges are in the statistics when it was learnt; they say
+        # nothing about its inner boundaries, so they are taken out again.
+        own_occ = Counter(keys) if learnt else Counter()
+        own_start = keys[0] if learnt else None
+        own_end = keys[-1] if learnt else None
 
-        def edge_cost(key: str, counts: Counter[str], own_key: str | None) -> float:
+        def edge_cost(key: str, counts: Counter[str], own_edge: str | None) -> float:
             seen = stats.occurrences[key] - own_occ[key]
-            hits = counts[key] - (1 if key == own_key else 0)
+            hits = counts[key] - (key == own_edge)
             p = (hits + EDGE_PRIOR * EDGE_PRIOR_WEIGHT) / (seen + EDGE_PRIOR_WEIGHT)
             return -math.log(min(1.0, p / EDGE_PRIOR))
 
-        # A boundary is unlikely only when the word before it never ends a tag AND the word after
-        # it never starts one: lists in a fixed order (Reuters topics, names sorted by first name)
-        # keep some tags from ever coming first, or last, in a line.
+        # Lists in a fixed order (Reuters topics, names sorted by first name) keep some tags from
+        # ever coming first, or last, in a line: only both edges together count against a cut.
         start_at = [0.0] * n
         inside_at = [0.0] * n  # cost of word k continuing the tag of word k-1
         for k in range(1, n):
@@ -245,10 +275,13 @@ class TagSplitter:
             )
             if style == "mixed":
                 prev, word = words[k - 1], words[k]
-                if word[0].islower():
+                if _is_lower(word):
                     start_at[k] += LOWER_START_COST
-                elif word[0].isupper() and prev[0].islower() and len(prev) > PARTICLE_MAX_LETTERS:
-                    inside_at[k] = UPPER_INSIDE_COST
+                elif word[0].isupper():
+                    if not _is_lower(prev):
+                        inside_at[k] = UPPER_AFTER_UPPER_COST
+                    elif not _is_particle(words, k - 1):
+                        inside_at[k] = UPPER_AFTER_LOWER_COST
 
         costs = {}
         for i in range(n):
@@ -257,14 +290,32 @@ class TagSplitter:
                 if j - 1 > i:
                     inside += inside_at[j - 1]
                 span = tuple(keys[i:j])
-                cost = TAG_COST + start_at[i] + inside + length_cost[j - i]
-                votes = vocabulary[span] - own[span]
+                cost = start_at[i] + inside + length_cost[min(j - i, MAX_TAG_WORDS)]
+                votes = vocabulary[span] - own_votes[span]
                 if votes > 0:
                     cost -= math.log1p(votes)
-                if entry.mentions.get((i, j)):
+                contexts = stats.contexts.get(span)
+                if contexts is not None:
+                    left = keys[i - 1] if i > 0 else _LINE_EDGE
+                    right = keys[j] if j < n else _LINE_EDGE
+                    own = (left, right) if learnt else (None, None)
+                    # One context is what any span seen once has: only variety is evidence.
+                    cost -= CONTEXT_WEIGHT * math.log(max(1, contexts.variety(*own)))
+                mention = entry.mentions.get((i, j), 0)
+                if mention == ALONE:
                     cost -= MENTION_BONUS + MENTION_WORD_BONUS * (j - i - 1)
+                elif mention == INSIDE:
+                    cost += INSIDE_ONLY_COST
                 costs[(i, j)] = cost
         return costs
+
+
+def split_corpus(raws: Iterable[RawArticle]) -> list[Article]:
+    """Learn from all articles, then split every article's tag lines."""
+    raws = list(raws)
+    splitter = TagSplitter()
+    splitter.learn(raws)
+    return [splitter.finalize(raw) for raw in raws]
 
 
 def _cheapest_split(n: int, costs: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
@@ -285,81 +336,126 @@ def _cheapest_split(n: int, costs: dict[tuple[int, int], float]) -> list[tuple[i
     return spans[::-1]
 
 
-def split_corpus(raws: Iterable[RawArticle]) -> list[Article]:
-    """Learn from all articles, then split every article's tag lines."""
-    raws = list(raws)
-    splitter = TagSplitter()
-    splitter.learn(raws)
-    return [splitter.finalize(raw) for raw in raws]
+def _contexts(lines: Counter[Span], ambiguous: list[list[str]]) -> dict[Span, _Contexts]:
+    """Collect, for every span of the ambiguous lines, its neighbours across all lines."""
+    wanted = {
+        tuple(keys[i:j])
+        for keys in ambiguous
+        for i in range(len(keys))
+        for j in range(i + 1, min(len(keys), i + MAX_TAG_WORDS) + 1)
+    }
+    contexts: dict[Span, _Contexts] = {}
+    for line, count in lines.items():
+        n = len(line)
+        for i in range(n):
+            for j in range(i + 1, min(n, i + MAX_TAG_WORDS) + 1):
+                span = line[i:j]
+                if span in wanted:
+                    entry = contexts.setdefault(span, _Contexts())
+                    entry.left[line[i - 1] if i > 0 else _LINE_EDGE] += count
+                    entry.right[line[j] if j < n else _LINE_EDGE] += count
+    return contexts
 
 
 class _TextIndex:
-    """An article's words, for finding where a tag is mentioned as a phrase."""
+    """An article's text, for finding where a tag line's words are mentioned as phrases."""
 
     def __init__(self, article: Article) -> None:
-        """Tokenise title, lead and body; punctuation breaks a phrase (None marks a break)."""
-        text = _PARTICLE_RE.sub("", f"{article.title}\n{article.lead}\n{article.body}")
-        tokens: list[str | None] = []
-        for chunk in _PHRASE_BREAK_RE.split(text):
-            tokens.extend(_WORD_RE.findall(chunk))
-            tokens.append(None)
-        self.tokens = tokens
-        self.lower = [t.casefold() if t else None for t in tokens]
-        self.positions: dict[str, list[int]] = {}
-        for pos, key in enumerate(self.lower):
-            if key is not None:
-                self.positions.setdefault(key, []).append(pos)
+        """Keep title, lead and body; each on its own line, so no phrase spans two of them."""
+        self.text = f"{article.title}\n{article.lead}\n{article.body}"
 
-    def mentions(self, words: list[str]) -> dict[tuple[int, int], bool]:
-        """For each span of a tag line, tell whether the text mentions it on its own."""
+    def mentions(self, words: list[str]) -> dict[tuple[int, int], int]:
+        """Grade each span of a tag line: ALONE, only INSIDE a longer line phrase, or absent (0)."""
         parts = [_WORD_RE.findall(_PARTICLE_RE.sub("", w)) for w in words]
+        tokens, capitals = self._tokens({p.casefold() for part in parts for p in part})
+        positions: dict[str, list[int]] = {}
+        for pos, token in enumerate(tokens):
+            if token is not None:
+                positions.setdefault(token, []).append(pos)
         n = len(words)
-        result: dict[tuple[int, int], bool] = {}
+        result: dict[tuple[int, int], int] = {}
         for i in range(n):
             for j in range(i + 1, min(n, i + MAX_TAG_WORDS) + 1):
                 phrase = [p for part in parts[i:j] for p in part]
-                if phrase:
-                    before = parts[i - 1][-1].casefold() if i > 0 and parts[i - 1] else None
-                    after = parts[j][0].casefold() if j < n and parts[j] else None
-                    result[(i, j)] = self._mentioned(phrase, before, after)
+                if not phrase:
+                    continue
+                keys = [p.casefold() for p in phrase]
+                before = parts[i - 1][-1].casefold() if i > 0 and parts[i - 1] else None
+                after = parts[j][0].casefold() if j < n and parts[j] else None
+                # A name ('Young', 'De Kock') is mentioned only where its last word is
+                # capitalised: 'young' in running text is not the person.
+                needs_capital = phrase[-1][0].isupper()
+                grade = 0
+                for pos in positions.get(keys[0], ()):
+                    end = pos + len(keys)
+                    if tokens[pos:end] != keys or (needs_capital and not capitals[end - 1]):
+                        continue
+                    if (before is not None and pos > 0 and tokens[pos - 1] == before) or (
+                        after is not None and end < len(tokens) and tokens[end] == after
+                    ):
+                        grade = INSIDE
+                        continue
+                    grade = ALONE
+                    break
+                result[(i, j)] = grade
         return result
 
-    def _mentioned(self, phrase: list[str], before: str | None, after: str | None) -> bool:
-        """Find the phrase not extended by the line's neighbouring words; names need a capital."""
-        keys = [p.casefold() for p in phrase]
-        # A name ('Young', 'De Kock') is mentioned only where its last word is capitalised;
-        # 'young' in running text is not the person.
-        needs_capital = phrase[-1][0].isupper()
-        tokens, lower = self.tokens, self.lower
-        for pos in self.positions.get(keys[0], ()):
-            end = pos + len(keys)
-            if lower[pos:end] != keys:
-                continue
-            if needs_capital and not tokens[end - 1][0].isupper():  # type: ignore[index]
-                continue
-            if before is not None and pos > 0 and lower[pos - 1] == before:
-                continue
-            if after is not None and end < len(lower) and lower[end] == after:
-                continue
-            return True
-        return False
+    def _tokens(self, wanted: set[str]) -> tuple[list[str | None], list[bool]]:
+        """List the text's occurrences of the wanted words, with None where a phrase breaks."""
+        # Scanning for the line's own words only (one regex, in C) is far cheaper than
+        # tokenising the whole text; any other word or punctuation between two hits breaks it.
+        alternatives = "|".join(re.escape(w) for w in sorted(wanted, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+        text = self.text
+        tokens: list[str | None] = []
+        capitals: list[bool] = []
+        last_end = -1
+        for match in pattern.finditer(text):
+            if last_end >= 0 and not _GAP_RE.fullmatch(text, last_end, match.start()):
+                tokens.append(None)
+                capitals.append(False)
+            word = match.group()
+            tokens.append(word.casefold())
+            capitals.append(word[0].isupper())
+            last_end = match.end()
+        return tokens, capitals
+
+
+def _is_lower(word: str) -> bool:
+    """Tell whether a word starts in lowercase once a hyphenated particle is dropped."""
+    word = _PARTICLE_RE.sub("", word)
+    return word[0].islower()
+
+
+def _is_particle(words: Sequence[str], k: int) -> bool:
+    """Tell whether words[k] is a short lowercase word before a capitalised one ('de Gaulle')."""
+    word = words[k]
+    return (
+        len(word) <= PARTICLE_MAX_LETTERS
+        and word[0].islower()
+        and k + 1 < len(words)
+        and words[k + 1][0].isupper()
+    )
 
 
 def _style(words: Sequence[str]) -> str:
-    """Classify a line by the case of its words' first letters: lower, capital or mixed."""
-    initials = [w[0] for w in words if w[0].isalpha()]
-    if not any(c.isupper() for c in initials):
+    """Classify a line by its words' first letters: lower, capital, or mixed (sentence case)."""
+    lower = upper = False
+    for k, word in enumerate(words):
+        if _is_lower(word):
+            lower = lower or not _is_particle(words, k)
+        elif word[0].isupper():
+            upper = True
+    if not upper:
         return "lower"
-    if all(c.isupper() for c in initials):
-        return "capital"
-    return "mixed"
+    return "mixed" if lower else "capital"
 
 
 def _length_costs(lengths: Counter[tuple[str, int]]) -> dict[str, dict[int, float]]:
     """Turn tag counts by (style, length) into costs (negative log probabilities), with a prior."""
     costs = {}
-    for style in ("lower", "capital", "mixed"):
-        counts = dict(LENGTH_PRIOR)
+    for style in STYLES:
+        counts = dict(LENGTH_PRIOR[style])
         for (tag_style, size), count in lengths.items():
             if tag_style == style:
                 counts[min(size, MAX_TAG_WORDS)] += count

@@ -167,6 +167,8 @@ def test_deterministic_and_independent_of_order() -> None:
         raw("b", persons_line="Volcker Greenspan", topics_line="interest"),
         raw("c", persons_line="James Baker", topics_line="money-fx dlr"),
         raw("d", persons_line="Greenspan James Baker", topics_line="dlr"),
+        raw("e", persons_line="Greenspan"),
+        raw("f", persons_line="Volcker"),
         read_tass_file(REFERENCE),
     ]
     first = split_corpus(corpus)

@@ -31,10 +31,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from searchapp.formats import read_corpus  # noqa: E402
-from searchapp.formats.tass import strip_dateline  # noqa: E402
-from searchapp.models import Article  # noqa: E402
-from searchapp.tags import split_corpus  # noqa: E402
+from searchapp.formats import read_corpus
+from searchapp.formats.tass import strip_dateline
+from searchapp.models import Article
+from searchapp.tags import split_corpus
 
 FIELDS = ("persons", "topics", "title", "section", "date", "place", "body")
 

@@ -18,8 +18,9 @@ __all__ = [
     "iter_jsonl",
     "parse_tass",
     "read_corpus",
-    "read_file",
+    "read_paths",
     "read_tass_file",
+    "scan",
 ]
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl")
@@ -28,15 +29,25 @@ CHUNK_FILES = 512
 
 
 def discover(corpus: Path) -> list[Path]:
-    """List the article files of a corpus (one .txt/.jsonl file, or a folder searched recursively)."""
+    """List a corpus's article files: the .txt or .jsonl file itself, or a folder's, recursively."""
     return _discover(corpus)[0]
 
 
-def read_corpus(
-    corpus: Path, workers: int = 1
-) -> tuple[list[RawArticle], list[ParseProblem]]:
+def scan(corpus: Path) -> tuple[list[Path], list[ParseProblem]]:
+    """List a corpus's article files, and the entries passed over (e.g. links leaving it)."""
+    return _discover(corpus)
+
+
+def read_corpus(corpus: Path, workers: int = 1) -> tuple[list[RawArticle], list[ParseProblem]]:
     """Read every article of a corpus; a bad file or line becomes a ParseProblem, not an error."""
     paths, problems = _discover(corpus)
+    raws, read_problems = read_paths(paths, workers)
+    return raws, problems + read_problems
+
+
+def read_paths(paths: list[Path], workers: int = 1) -> tuple[list[RawArticle], list[ParseProblem]]:
+    """Read the given article files (in worker processes when there are many)."""
+    problems: list[ParseProblem] = []
     if workers > 1 and len(paths) > CHUNK_FILES:
         chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
         with Pool(min(workers, len(chunks))) as pool:
@@ -61,11 +72,6 @@ def read_corpus(
             first_seen[article.id] = article.source or article.id
             raws.append(raw)
     return raws, problems
-
-
-def read_file(path: Path) -> tuple[list[RawArticle], list[ParseProblem]]:
-    """Read one article file (.txt: one article; .jsonl: one per line)."""
-    return _read_chunk([path])
 
 
 def _read_chunk(paths: Iterable[Path]) -> tuple[list[RawArticle], list[ParseProblem]]:

@@ -36,14 +36,18 @@ def parse_json_article(data: bytes | str, source: str, where: str) -> Article:
     try:
         obj = json.loads(data)
     except UnicodeDecodeError:
-        raise ArticleError(where, "the line is not valid UTF-8; re-save the file as UTF-8.") from None
+        raise ArticleError(
+            where, "the line is not valid UTF-8; re-save the file as UTF-8."
+        ) from None
     except json.JSONDecodeError as exc:
         raise ArticleError(
-            where, f"the line is not valid JSON ({exc.msg} at column {exc.colno}); fix or remove it."
+            where,
+            f"the line is not valid JSON ({exc.msg} at column {exc.colno}); fix or remove it.",
         ) from None
     if not isinstance(obj, dict):
         raise ArticleError(
-            where, f"the line holds a JSON {type(obj).__name__}, not an object; write one article "
+            where,
+            f"the line holds a JSON {type(obj).__name__}, not an object; write one article "
             "object per line.",
         )
     article_id = obj.get("id")

@@ -22,7 +22,14 @@ The layout, line by line::
 Whitespace policy: lines lose their trailing ASCII spaces and tabs (and CR), nothing else.
 Non-breaking spaces (U+00A0) are part of the printed text and stay where they are in the lead and
 body, even at a line's end; fields that are labels (title, section, place, credit, tags) are
-stripped of all surrounding whitespace, NBSP included.
+stripped of all surrounding whitespace, NBSP included. The body keeps its dateline as printed
+(strip_dateline removes it); the place is the dateline's, title-cased, without '/Region/'.
+
+Dates: the time line's day and offset, with the header's year, or the year before or after when
+that puts the local day within one day of the header's (New Year). A header date without a time
+line gives 00:00 UTC; without a header date there is no year, so no date even with a time line.
+The lead is the paragraph before the photo credit, or before the dateline paragraph when there is
+no credit; without either mark there is no telling a lead from the body, so all of it is body.
 """
 
 from __future__ import annotations
@@ -38,8 +45,19 @@ from searchapp.models import Article, RawArticle
 MAX_FILE_BYTES = 10 * 1024 * 1024
 TAG_MARKERS = ("Topics", "Persons")
 MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _MONTH_NUMBER = {name.lower(): i for i, name in enumerate(MONTHS, 1)}
 _MONTH_NUMBER.update({name[:3].lower(): i for i, name in enumerate(MONTHS, 1)})
 _MONTH_ALT = "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True))
@@ -77,12 +95,14 @@ def read_tass_file(path: Path) -> RawArticle:
                 raise ArticleError(
                     source,
                     f"the file is {size / 1024 / 1024:.1f} MB, over the 10 MB limit for one "
-                    "article; it is probably not an article: remove it from the corpus or split it.",
+                    "article; it is probably not an article: remove it from the corpus or split "
+                    "it.",
                 )
             data = fh.read()
     except OSError as exc:
         raise ArticleError(
-            source, f"the file cannot be read ({exc.strerror}); check that it exists and is readable."
+            source,
+            f"the file cannot be read ({exc.strerror}); check that it exists and is readable.",
         ) from exc
     if b"\x00" in data:
         raise ArticleError(
@@ -180,7 +200,7 @@ def strip_dateline(text: str) -> str:
 
 
 def nice_place(raw: str) -> str:
-    """Title-case a dateline place: 'ST. JOHN'S' -> "St. John's", "COEUR D'ALENE" -> "Coeur D'Alene"."""
+    """Title-case a dateline place: "ST. JOHN'S" -> "St. John's", "D'ALENE" -> "D'Alene"."""
     return _WORD_PART_RE.sub(_case_word_part, " ".join(raw.split()))
 
 
@@ -248,12 +268,17 @@ def _article_date(header_date: date | None, local_time: str | None, where: str) 
             "correct it.",
         )
     month = _MONTH_NUMBER[match.group("month").lower()]
-    day, hour, minute = int(match.group("day")), int(match.group("hour")), int(match.group("minute"))
+    day, hour, minute = (
+        int(match.group("day")),
+        int(match.group("hour")),
+        int(match.group("minute")),
+    )
     offset_hours, offset_minutes = int(match.group("oh") or 0), int(match.group("om") or 0)
     if hour > 23 or minute > 59 or offset_hours > 14 or offset_minutes > 59:
         raise ArticleError(
             where,
-            f"the local time line {local_time!r} holds an impossible time or UTC offset; correct it.",
+            f"the local time line {local_time!r} holds an impossible time or UTC offset; "
+            "correct it.",
         )
     offset = timedelta(hours=offset_hours, minutes=offset_minutes)
     if match.group("sign") and match.group("sign") != "+":
