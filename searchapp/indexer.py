@@ -46,27 +46,6 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
-READ_CHUNK = 512
-
-
-def read_paths(paths: list[Path], workers: int = 1) -> tuple[list[RawArticle], list[ParseProblem]]:
-    """Read the given article files, in parallel when there are many."""
-    if workers > 1 and len(paths) > READ_CHUNK:
-        from multiprocessing import Pool
-
-        chunks = [paths[i : i + READ_CHUNK] for i in range(0, len(paths), READ_CHUNK)]
-        with Pool(min(workers, len(chunks))) as pool:
-            results = pool.map(formats._read_chunk, chunks)
-    else:
-        results = [formats._read_chunk(paths)]
-    raws: list[RawArticle] = []
-    problems: list[ParseProblem] = []
-    for chunk_raws, chunk_problems in results:
-        raws.extend(chunk_raws)
-        problems.extend(chunk_problems)
-    return raws, problems
-
-
 def validate(article: Article, now: datetime | None = None) -> str | None:
     """Return why an article cannot be indexed, or None when it is fit.
 
@@ -207,7 +186,7 @@ class Indexer:
     ) -> tuple[dict[str, list[RawArticle]], list[ParseProblem], set[str]]:
         """Read files; return stories per file, problems, and the files that failed whole."""
         self.progress("read", 0, len(paths))
-        raws, problems = read_paths(paths, workers=self.workers)
+        raws, problems = formats.read_paths(paths, workers=self.workers)
         self.progress("read", len(paths), len(paths))
         by_file: dict[str, list[RawArticle]] = {}
         for raw in raws:
@@ -237,7 +216,8 @@ class Indexer:
 
     def _rebuild(self, old_gen: Path | None) -> Report:
         report = Report()
-        paths = formats.discover(self.corpus)
+        paths, passed_over = formats.scan(self.corpus)
+        report.skipped.extend(passed_over)
         stats = {str(p): _stat(p) for p in paths}
         by_file, problems, _failed = self._read(paths)
         report.skipped.extend(problems)
@@ -293,7 +273,8 @@ class Indexer:
         report = Report()
         old_files: dict[str, Any] = manifest.get("files", {})
         old_hashes: dict[str, str] = manifest.get("hashes", {})
-        paths = formats.discover(self.corpus)
+        paths, passed_over = formats.scan(self.corpus)
+        report.skipped.extend(passed_over)
         stats = {str(p): _stat(p) for p in paths}
         changed = []
         for p in paths:
