@@ -102,14 +102,23 @@ class _Progress:
 @click.option("--rebuild", is_flag=True, help="Build a fresh index and switch to it atomically.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel readers.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
-def index(corpus: Path, index_dir: Path, rebuild: bool, workers: int | None, quiet: bool) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, None),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for another indexer to finish before giving up.",
+)
+def index(
+    corpus: Path, index_dir: Path, rebuild: bool, workers: int | None, quiet: bool, wait: float
+) -> None:
     """Index the articles in CORPUS (only what changed, unless --rebuild)."""
     from searchapp.indexer import index_corpus
 
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         report = index_corpus(
-            corpus, index_dir, rebuild=rebuild, workers=workers, progress=progress
+            corpus, index_dir, rebuild=rebuild, workers=workers, progress=progress, wait=wait
         )
     except SearchAppError as exc:
         progress.close()

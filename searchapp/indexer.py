@@ -8,6 +8,7 @@ changing it rewrites nothing. A file that turns bad keeps its stories' old versi
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -175,7 +176,23 @@ class Indexer:
                 manifest = store.read_manifest(gen)
                 if manifest.get("schema") != SCHEMA_VERSION:
                     rebuild = True  # an index from an older schema cannot be patched
-            report = self._rebuild(gen) if gen is None or rebuild else self._update(gen, manifest)
+            try:
+                if gen is None or rebuild:
+                    report = self._rebuild(gen)
+                else:
+                    report = self._update(gen, manifest)
+            except OSError as exc:
+                # Every write goes to a new generation, so a failed run leaves the live
+                # index exactly as it was; say so, and what to do.
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise SearchAppError(
+                        f"disk full while writing the index in {self.index_dir}: free some "
+                        "space and run again; the live index is unchanged"
+                    ) from exc
+                raise SearchAppError(
+                    f"cannot write the index in {self.index_dir} ({exc.strerror or exc}): "
+                    "check the folder's permissions and free space; the live index is unchanged"
+                ) from exc
         report.seconds = time.monotonic() - started
         return report
 
@@ -421,6 +438,8 @@ def index_corpus(
     rebuild: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    wait: float = 5.0,
 ) -> Report:
     """Bring index_dir up to date with corpus; see Indexer."""
-    return Indexer(corpus, index_dir, workers=workers, progress=progress).run(rebuild=rebuild)
+    indexer = Indexer(corpus, index_dir, workers=workers, progress=progress, lock_wait=wait)
+    return indexer.run(rebuild=rebuild)

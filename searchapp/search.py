@@ -17,9 +17,12 @@ fails ~1 in 15 searches), and a changed index is met with a fresh searcher, neve
 
 from __future__ import annotations
 
+import pickle
 import re
+import struct
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -29,10 +32,11 @@ from typing import Any
 
 import numpy as np
 from whoosh import query
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.idsets import DocIdSet
 
 from searchapp import store
-from searchapp.errors import NotFoundError, QueryError
+from searchapp.errors import NoIndexError, NotFoundError, QueryError
 from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData, _raw_postings, leaf_ids
 from searchapp.highlight import snippet
 from searchapp.models import (
@@ -49,7 +53,18 @@ from searchapp.query import _is_null, parse_bound, parse_query
 TEXT_FIELDS = ("title", "lead", "body")
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer stories than this
 TERM_CACHE_SIZE = 512
-MAX_EXPORT_SCORED = 1_000_000
+# What a damaged index file raises when decoded (a truncated TOC, a corrupt segment).
+DAMAGE = (OSError, EOFError, zlib.error, struct.error, pickle.UnpicklingError)
+
+# Seconds one search may spend in Whoosh's matchers before it is refused.
+TIME_LIMIT = 2.0
+
+
+def _too_slow(limit: float) -> str:
+    return (
+        f"the query took longer than {limit:g} s and was stopped: make it more specific "
+        "(fewer wildcards, fewer OR-ed words, or add a filter)"
+    )
 
 
 def article_from_stored(stored: dict[str, Any]) -> Article:
@@ -143,8 +158,9 @@ def _orders(fd: FacetData) -> tuple[np.ndarray, np.ndarray]:
 class SearchService:
     """Searches one index directory; safe to share between threads."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, time_limit: float = TIME_LIMIT) -> None:
         self.index_dir = Path(index_dir)
+        self.time_limit = time_limit
         self._state_lock = threading.Lock()
         self._current: _State | None = None
         self._local = threading.local()
@@ -236,13 +252,66 @@ class SearchService:
             return fd.live & ~self._mask(state, searcher, q.query)
         # Phrases, ranges, wildcards: Whoosh's own matcher (bounded by the query guard).
         mask = np.zeros(fd.n, dtype=bool)
-        ids = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
+        ids = np.fromiter(self._timed(searcher.docs_for_query(q)), dtype=np.int64)
         mask[ids] = True
         return mask & fd.live
 
-    # -- the search ------------------------------------------------------------------------
+    def _timed(self, docnums: Iterator[int]) -> Iterator[int]:
+        """Pass document numbers through, giving up past the time limit (any thread)."""
+        deadline = time.perf_counter() + self.time_limit
+        for i, docnum in enumerate(docnums):
+            if i % 2048 == 0 and time.perf_counter() > deadline:
+                raise QueryError(_too_slow(self.time_limit))
+            yield docnum
+
+    # -- public API: every call guarded against a vanished or damaged generation ---------
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        for attempt in range(2):
+            try:
+                return fn(*args)
+            except FileNotFoundError:
+                # A generation removed under a late reader: reopen the live one, once.
+                self._current = None
+                self._local.searcher = None
+                if attempt:
+                    raise NoIndexError(
+                        f"the index in {self.index_dir} changed while it was read: "
+                        "try again; if it persists, run `searchapp check`"
+                    ) from None
+            except DAMAGE as exc:
+                self._current = None
+                self._local.searcher = None
+                raise NoIndexError(
+                    f"the index in {self.index_dir} is damaged ({type(exc).__name__}: {exc}): "
+                    f"rebuild it from the corpus with `searchapp index --rebuild --index "
+                    f"{self.index_dir}` (`searchapp check` shows what is wrong)"
+                ) from exc
+        raise AssertionError("unreachable")
 
     def search(self, req: SearchRequest) -> SearchPage:
+        """Run one search and return the page, with facets over the whole result set."""
+        page: SearchPage = self._guard(self._search, req)
+        return page
+
+    def get_article(self, article_id: str) -> Article:
+        """Return one article by id, or raise NotFoundError."""
+        article: Article = self._guard(self._get_article, article_id)
+        return article
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[dict[str, Any]]:
+        """Return search-box suggestions: persons, topics and titles starting with prefix."""
+        items: list[dict[str, Any]] = self._guard(self._suggest, prefix, limit)
+        return items
+
+    def stats(self) -> dict[str, Any]:
+        """Return what the index holds: stories, dates, size, segments, top facet values."""
+        data: dict[str, Any] = self._guard(self._stats)
+        return data
+
+    # -- the search ------------------------------------------------------------------------
+
+    def _search(self, req: SearchRequest) -> SearchPage:
         """Run one search and return the page, with facets over the whole result set."""
         started = time.perf_counter()
         if req.sort not in SORTS:
@@ -342,8 +411,15 @@ class SearchService:
         kwargs: dict[str, Any] = {"limit": limit}
         if filtered:
             kwargs["filter"] = _MaskSet(final)
-        results = searcher.search(q, **kwargs)
-        top = [(int(doc), float(score)) for score, doc in results.top_n]
+        collector = searcher.collector(**kwargs)
+        # use_alarm=False: Whoosh's signal-based limit only works in the main thread, and the
+        # web server answers from worker threads; the Timer-based one works anywhere.
+        timed = TimeLimitCollector(collector, self.time_limit, use_alarm=False)
+        try:
+            searcher.search_with_collector(q, timed)
+        except TimeLimit:
+            raise QueryError(_too_slow(self.time_limit)) from None
+        top = [(int(doc), float(score)) for score, doc in collector.results().top_n]
         ts = state.facets.ts
         top.sort(key=lambda item: (-round(item[1], 9), -int(ts[item[0]])))
         return [(d, s) for d, s in top if final[d]]
@@ -482,7 +558,7 @@ class SearchService:
 
     # -- single articles, suggestions, export, stats ---------------------------------------
 
-    def get_article(self, article_id: str) -> Article:
+    def _get_article(self, article_id: str) -> Article:
         """Return one article by id, or raise NotFoundError."""
         state = self._state()
         searcher = self._searcher(state)
@@ -491,7 +567,7 @@ class SearchService:
             raise NotFoundError(f'no article with id "{article_id}" in the index')
         return article_from_stored(searcher.stored_fields(docnum))
 
-    def suggest(self, prefix: str, limit: int = 8) -> list[dict[str, Any]]:
+    def _suggest(self, prefix: str, limit: int = 8) -> list[dict[str, Any]]:
         """Return search-box suggestions: persons, topics and titles starting with prefix."""
         prefix = prefix.strip()
         if not prefix or len(prefix) > 100:
@@ -557,7 +633,7 @@ class SearchService:
         for docnum in docs:
             yield article_from_stored(searcher.stored_fields(docnum))
 
-    def stats(self) -> dict[str, Any]:
+    def _stats(self) -> dict[str, Any]:
         """Return what the index holds: stories, dates, size, segments, top facet values."""
         state = self._state()
         fd = state.facets
