@@ -38,7 +38,7 @@ NO_DATE = -(2**62)
 STOP_WORDS = frozenset(stoplists["en"]) | {"tass", "reuter", "reuters"}
 
 # Words joined by hyphens or apostrophes stay one token (al-Assad, John's); "U.S." stays "u.s".
-_TOKEN = r"\w+(?:[-.'’]\w+)*"
+TOKEN_PATTERN = r"\w+(?:[-.'’]\w+)*"
 
 # BM25F field weights for the default (unfielded) query; the title says what the story is about.
 FIELD_BOOSTS = {"title": 2.5, "lead": 1.5, "body": 1.0, "person": 1.5, "topic": 1.5}
@@ -59,12 +59,14 @@ TAG_SEP = "\x1f"
 
 def text_analyzer():  # type: ignore[no-untyped-def]
     """Tokenise, lowercase, drop stop words, stem: the analyzer of title, lead and body."""
-    return StemmingAnalyzer(expression=_TOKEN, stoplist=STOP_WORDS, minsize=1, cachesize=100_000)
+    return StemmingAnalyzer(
+        expression=TOKEN_PATTERN, stoplist=STOP_WORDS, minsize=1, cachesize=100_000
+    )
 
 
 def name_analyzer():  # type: ignore[no-untyped-def]
     """Tokenise and lowercase without stemming: names and tags match as words, not stems."""
-    return RegexTokenizer(_TOKEN) | LowercaseFilter()
+    return RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
 
 
 def spell_analyzer():  # type: ignore[no-untyped-def]

@@ -107,6 +107,31 @@ def highlight_terms(q: Any, reader: Any) -> set[str]:
     return terms
 
 
+def _without_positions(q: Any) -> tuple[Any, bool]:
+    """Return q with every phrase turned into an AND of its words, and whether any was.
+
+    A phrase scores as the sum of its words (Whoosh's span matcher only filters); the exact
+    phrase matches are already in the result mask, which filters the scoring pass. Checking
+    positions twice doubled the cost of phrase queries (profiled: spans in both passes).
+    """
+    if isinstance(q, query.Phrase):
+        terms = [query.Term(q.fieldname, w) for w in q.words]
+        return query.And(terms, boost=q.boost), True
+    if q.is_leaf():
+        return q, False
+    changed = False
+    children = []
+    for child in q.children():
+        new, did = _without_positions(child)
+        children.append(new)
+        changed = changed or did
+    if not changed:
+        return q, False
+    if isinstance(q, query.CompoundQuery):
+        return q.__class__(children, boost=q.boost), True
+    return q.apply(lambda c: _without_positions(c)[0]), True
+
+
 class _MaskSet(DocIdSet):
     """A read-only docnum set over a boolean mask, for Whoosh's collector filter.
 
@@ -374,13 +399,14 @@ class SearchService:
         lo = (req.page - 1) * req.per_page
         hi = lo + req.per_page
         if sort == "relevance":
+            scoring, rewritten = _without_positions(q)
             ranked = self._top(
                 state,
                 searcher,
-                q,
+                scoring,
                 final,
                 hi,
-                filtered=bool(filters) or dates is not None or exclude is not None,
+                filtered=rewritten or bool(filters) or dates is not None or exclude is not None,
             )
             picked = ranked[lo:hi]
         else:
