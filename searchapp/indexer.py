@@ -33,6 +33,7 @@ Progress = Callable[[str, int, int], None]
 # Below this many stories the two writer processes cost more to start than they save.
 PARALLEL_MIN_DOCS = 2000
 WRITER_MEMORY_MB = 256
+LARGE_BUILD = 50_000
 # Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
 MAX_WORD = 255
 MAX_FIELD_CHARS = 5_000_000
@@ -239,15 +240,17 @@ class Indexer:
         by_file, problems, _failed = self._read(paths)
         report.skipped.extend(problems)
         raws = [raw for file_raws in by_file.values() for raw in file_raws]
+        del by_file
         articles = self._prepare(raws, {}, report)
+        del raws  # at 200k stories the raw copies are hundreds of MB we no longer need
 
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
-            self._write_all(ix, articles)
+            hashes = self._write_all(ix, articles)
             _check_count(ix, len(articles), gen)
             ix.close()
-            manifest = self._manifest(articles, stats, _vocabulary(articles), {})
+            manifest = self._manifest(articles, hashes, stats, _vocabulary(articles))
             store.write_manifest(gen, manifest)
             store.switch_to(self.index_dir, gen)
         except BaseException:
@@ -262,19 +265,25 @@ class Indexer:
             report.updated = len(articles)
         return report
 
-    def _write_all(self, ix: Any, articles: list[Article]) -> None:
+    def _write_all(self, ix: Any, articles: list[Article]) -> dict[str, str]:
+        """Add every article with a fresh writer; return their content hashes by id."""
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
         # compound=False: opening the index drops from ~100 ms to ~1 ms, and a one-query CLI
         # process stops copying every segment into memory (whoosh-facts.md).
-        kwargs: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False}
+        # Each writer process buffers postings up to limitmb before spilling to disk; above
+        # LARGE_BUILD stories a smaller buffer keeps the process tree within memory bounds.
+        limitmb = WRITER_MEMORY_MB if total <= LARGE_BUILD else WRITER_MEMORY_MB // 2
+        kwargs: dict[str, Any] = {"limitmb": limitmb, "compound": False}
+        hashes: dict[str, str] = {}
         if procs > 1:
             kwargs.update(procs=procs, multisegment=True)
         writer = ix.writer(**kwargs)
         try:
             step = max(1, total // 200)
             for i, article in enumerate(articles, 1):
-                writer.add_document(**to_fields(article))
+                digest = hashes[article.id] = article_hash(article)
+                writer.add_document(**to_fields(article, digest))
                 if i % step == 0:
                     self.progress("index", i, total)
             self.progress("commit", total, total)
@@ -283,6 +292,7 @@ class Indexer:
             writer.cancel()
             raise
         self.progress("index", total, total)
+        return hashes
 
     # -- incremental update ----------------------------------------------------------------
 
@@ -415,16 +425,14 @@ class Indexer:
     def _manifest(
         self,
         articles: list[Article],
+        hashes: dict[str, str],
         stats: dict[str, _Stat | None],
         vocab: dict[str, Any],
-        _old: dict[str, Any],
     ) -> dict[str, Any]:
         files: dict[str, list[Any]] = {}
         for f, st in stats.items():
             files[f] = [st.mtime_ns if st else 0, st.size if st else 0, []]
-        hashes = {}
         for article in articles:
-            hashes[article.id] = article_hash(article)
             entry = files.get(article.source)
             if entry is not None:
                 entry[2].append(article.id)
