@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ class _Progress:
         self.enabled = enabled
         self.bar: Any = None
         self.stage = ""
+        self.label = ""
+        self.started = time.monotonic()
         self.done = 0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -78,9 +81,14 @@ class _Progress:
                 item_show_func=lambda _x: None,
             )
             self.bar.__enter__()
+            self.label = label
+            self.started = time.monotonic()
             self.stage = stage
             self.done = 0
         if self.bar is not None and done > self.done:
+            elapsed = time.monotonic() - self.started
+            if elapsed > 0.5:
+                self.bar.label = f"{self.label} {done / elapsed:,.0f}/s"
             self.bar.update(done - self.done)
             self.done = done
 
