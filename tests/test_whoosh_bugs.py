@@ -88,3 +88,51 @@ def test_deleted_story_stays_deleted_for_a_long_lived_service(tmp_path: Path) ->
     build_index(corpus, tmp_path / "ix")
     assert service.search(SearchRequest(q="gold")).total == 0
     assert service.search(SearchRequest()).total == len(SAMPLE) - 1
+
+
+def test_rejected_document_leaks_its_words_into_the_next(tmp_path: Path) -> None:
+    schema = fields.Schema(a=fields.TEXT(stored=True), n=fields.NUMERIC(stored=True))
+    (tmp_path / "raw").mkdir()
+    ix = index.create_in(str(tmp_path / "raw"), schema)
+    w = ix.writer()
+    w.add_document(a="good one", n=1)
+    with pytest.raises(ValueError):
+        w.add_document(a="leaked words", n="not a number")
+    w.add_document(a="second", n=2)
+    w.commit()
+    with ix.searcher() as s:
+        leaked = [s.stored_fields(d)["a"] for d in s.docs_for_query(query.Term("a", "leaked"))]
+    assert leaked == ["second"]  # the bug: a rejected document's words land in the next one
+
+    # Our way: validate() rejects a story before the writer sees it; its neighbours stay clean.
+    from searchapp.indexer import index_corpus
+    from searchapp.search import SearchService
+    from tests.conftest import article, write_jsonl
+
+    corpus = write_jsonl(
+        tmp_path / "c" / "a.jsonl",
+        [
+            article(id="a", title="good one"),
+            article(id="b", title="leaked " + "z" * 400),
+            article(id="c", title="second"),
+        ],
+    )
+    report = index_corpus(corpus, tmp_path / "ix")
+    assert [p.reason.split(":")[0] for p in report.skipped] == [
+        "holds a 400-character word (at most 255)"
+    ]
+    assert SearchService(tmp_path / "ix").search(SearchRequest(q="leaked")).total == 0
+
+
+def test_refresh_resurrects_deleted_documents(tmp_path: Path) -> None:
+    schema = fields.Schema(id=fields.ID(stored=True, unique=True), a=fields.TEXT)
+    ix = index.create_in(str(tmp_path), schema)
+    with ix.writer() as w:
+        for i in range(300):
+            w.add_document(id=str(i), a="x")
+    searcher = ix.searcher()
+    with ix.writer() as w:
+        w.delete_by_term("id", "5")
+        w.update_document(id="7", a="x y")
+    assert searcher.refresh().doc_count() == 301  # the bug: 299 stories, 301 counted
+    assert ix.searcher().doc_count() == 299  # a fresh searcher, as SearchService opens
