@@ -107,6 +107,23 @@ def highlight_terms(q: Any, reader: Any) -> set[str]:
     return terms
 
 
+def _check_request(req: SearchRequest) -> tuple[int | None, int | None]:
+    """Check a request's parameters; return its date bounds in epoch seconds."""
+    if req.sort not in SORTS:
+        raise QueryError(f'sort "{req.sort}" is not known: use {", ".join(SORTS)}')
+    if not 1 <= req.per_page <= MAX_PER_PAGE:
+        raise QueryError(f"per_page {req.per_page} is out of range: use 1 to {MAX_PER_PAGE}")
+    if req.page < 1:
+        raise QueryError(f"page {req.page} does not exist: pages start at 1")
+    if req.facet_limit < 0:
+        raise QueryError("facet_limit must be 0 (all values) or more")
+    start = parse_bound(req.date_from, "--from", end=False)
+    stop = parse_bound(req.date_to, "--to", end=True)
+    if start is not None and stop is not None and start >= stop:
+        raise QueryError(f"--from {req.date_from} is after --to {req.date_to}: swap them")
+    return start, stop
+
+
 def _without_positions(q: Any) -> tuple[Any, bool]:
     """Return q with every phrase turned into an AND of its words, and whether any was.
 
@@ -154,6 +171,17 @@ class _MaskSet(DocIdSet):
 
     def __iter__(self) -> Iterator[int]:
         return (i for i, b in enumerate(self._bytes) if b)
+
+
+@dataclass
+class _Selection:
+    """The documents a request selects, as masks over document numbers."""
+
+    base: np.ndarray  # the query alone
+    filters: dict[str, np.ndarray]  # each facet filter alone
+    dates: np.ndarray | None  # the date range alone
+    final: np.ndarray  # all of them together: the results
+    sort: str
 
 
 @dataclass
@@ -339,18 +367,7 @@ class SearchService:
     def _search(self, req: SearchRequest) -> SearchPage:
         """Run one search and return the page, with facets over the whole result set."""
         started = time.perf_counter()
-        if req.sort not in SORTS:
-            raise QueryError(f'sort "{req.sort}" is not known: use {", ".join(SORTS)}')
-        if not 1 <= req.per_page <= MAX_PER_PAGE:
-            raise QueryError(f"per_page {req.per_page} is out of range: use 1 to {MAX_PER_PAGE}")
-        if req.page < 1:
-            raise QueryError(f"page {req.page} does not exist: pages start at 1")
-        if req.facet_limit < 0:
-            raise QueryError("facet_limit must be 0 (all values) or more")
-        start = parse_bound(req.date_from, "--from", end=False)
-        stop = parse_bound(req.date_to, "--to", end=True)
-        if start is not None and stop is not None and start >= stop:
-            raise QueryError(f"--from {req.date_from} is after --to {req.date_to}: swap them")
+        start, stop = _check_request(req)
         state = self._state()
         searcher = self._searcher(state)
 
@@ -365,7 +382,7 @@ class SearchService:
         page.took_ms = (time.perf_counter() - started) * 1000
         return page
 
-    def _run(
+    def _select(
         self,
         state: _State,
         searcher: Any,
@@ -373,8 +390,9 @@ class SearchService:
         q: Any,
         start: int | None,
         stop: int | None,
-        exclude: int | None = None,
-    ) -> SearchPage:
+        exclude: int | None,
+    ) -> _Selection:
+        """Compute the query's documents, each filter's, and the final result set."""
         fd = state.facets
         base = fd.live.copy() if q is None else self._mask(state, searcher, q)
         if exclude is not None:
@@ -386,6 +404,22 @@ class SearchService:
             final &= m
         if dates is not None:
             final &= dates
+        # Without a query there is nothing to rank by: relevance means newest first.
+        sort = req.sort if q is not None else ("newest" if req.sort == "relevance" else req.sort)
+        return _Selection(base, filters, dates, final, sort)
+
+    def _run(
+        self,
+        state: _State,
+        searcher: Any,
+        req: SearchRequest,
+        q: Any,
+        start: int | None,
+        stop: int | None,
+        exclude: int | None = None,
+    ) -> SearchPage:
+        sel = self._select(state, searcher, req, q, start, stop, exclude)
+        base, filters, dates, final = sel.base, sel.filters, sel.dates, sel.final
         total = int(final.sum())
         pages = max(1, -(-total // req.per_page))
         if req.page > pages:
@@ -395,7 +429,7 @@ class SearchService:
             )
 
         facets, truncated = self._facets(state, req, q, base, filters, dates, final)
-        sort = req.sort if q is not None else ("newest" if req.sort == "relevance" else req.sort)
+        sort = sel.sort
         lo = (req.page - 1) * req.per_page
         hi = lo + req.per_page
         if sort == "relevance":
@@ -634,24 +668,16 @@ class SearchService:
 
     def export(self, req: SearchRequest) -> Iterator[Article]:
         """Yield EVERY article matching the request (filters honoured), in the page order."""
-        start = parse_bound(req.date_from, "--from", end=False)
-        stop = parse_bound(req.date_to, "--to", end=True)
+        start, stop = _check_request(req)
         state = self._state()
         searcher = self._searcher(state)
-        fd = state.facets
         exclude = None
         if req.like:
             q, exclude = self._like_query(searcher, req.like)
         else:
             q = parse_query(req.q, searcher.schema, searcher.reader())
-        final = fd.live.copy() if q is None else self._mask(state, searcher, q)
-        if exclude is not None:
-            final[exclude] = False
-        for values in [fd.value_mask(n, v) for n, v in req.filters().items()]:
-            final &= values
-        if start is not None or stop is not None:
-            final &= fd.date_mask(start, stop)
-        sort = req.sort if q is not None else ("newest" if req.sort == "relevance" else req.sort)
+        sel = self._select(state, searcher, req, q, start, stop, exclude)
+        final, sort = sel.final, sel.sort
         if sort == "relevance":
             results = searcher.search(q, limit=None, filter=_MaskSet(final))
             docs = [int(doc) for _score, doc in results.top_n]
