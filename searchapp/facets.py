@@ -24,37 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from searchapp.postings import leaf_ids, raw_postings
 from searchapp.schema import FACET_FIELDS, NO_DATE
 
 MULTI_VALUED = {"topics", "persons"}
 TERM_FACETS = ("section", "topics", "persons", "place")
 DATE_FACETS = ("year", "month", "day")
-
-
-def leaf_ids(matcher: Any) -> np.ndarray:
-    """Return every document number of a raw posting list, reading whole blocks at a time.
-
-    Whoosh's ``all_ids()`` yields ids one Python call at a time; reading the decoded block
-    tuples directly is ~10x faster on long posting lists.
-    """
-    child = getattr(matcher, "child", None)
-    if child is not None and not hasattr(matcher, "_read_ids"):
-        matcher = child  # FilterMatcher around deletions: we apply the live mask ourselves
-    if not hasattr(matcher, "_read_ids"):
-        return np.fromiter(matcher.all_ids(), dtype=np.int64)
-    parts = []
-    while matcher.is_active():
-        matcher._read_ids()
-        parts.append(matcher._ids)
-        matcher._next_block()
-    if not parts:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromiter((i for part in parts for i in part), dtype=np.int64)
-
-
-def _raw_postings(reader: Any, fieldname: str, text: bytes) -> Any:
-    fmt = reader.schema[fieldname].format
-    return reader._terms.matcher(fieldname, text, fmt, scorer=None)
 
 
 def _read_ts(reader: Any, n: int) -> np.ndarray:
@@ -96,7 +71,7 @@ class SegmentFacets:
             ord_parts = []
             if fieldname in reader.indexed_field_names():
                 for term in reader.lexicon(fieldname):
-                    ids = leaf_ids(_raw_postings(reader, fieldname, term))
+                    ids = leaf_ids(raw_postings(reader, fieldname, term))
                     docs_parts.append(ids)
                     ord_parts.append(np.full(len(ids), len(values), dtype=np.int32))
                     values.append(term.decode("utf-8"))
