@@ -331,6 +331,12 @@ class Indexer:
         hashes = dict(old_hashes)
         files = {f: e for f, e in old_files.items() if f in current}
         deleted_ids: list[str] = []
+        # Files with any story that could not be read or validated (a .jsonl problem names
+        # "file:line"): their good stories are written, but none of their old stories is
+        # deleted, and the file is read again next run.
+        troubled = {
+            p.path.rsplit(":", 1)[0] if p.path not in current else p.path for p in report.skipped
+        }
         for p in changed:
             f = str(p)
             if f in failed:
@@ -355,6 +361,11 @@ class Indexer:
                     hashes[article.id] = digest
                 else:
                     report.unchanged += 1
+            if f in troubled:
+                old_entry = old_files.get(f)
+                kept = sorted(previous_ids | set(kept_ids))
+                files[f] = [*old_entry[:2], kept] if old_entry else [0, 0, kept]
+                continue
             for gone in previous_ids - set(kept_ids):
                 deleted_ids.append(gone)
             st = stats[f]

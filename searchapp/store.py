@@ -28,6 +28,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from searchapp.errors import IndexBusyError, NoIndexError
+from searchapp.postings import leaf_postings, raw_postings
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -139,13 +140,20 @@ def remove_stale(index_dir: Path, keep: Path | None, previous: Path | None = Non
 def clone_generation(index_dir: Path, gen: Path) -> Path:
     """Return a new generation whose files are hard links to gen's (copy-on-write)."""
     new = new_generation(index_dir)
-    for child in gen.iterdir():
-        if not child.is_file() or child.name.endswith(".tmp") or child.name == "MAIN_WRITELOCK":
-            continue
-        try:
-            os.link(child, new / child.name)
-        except OSError:
-            shutil.copy2(child, new / child.name)  # a filesystem without hard links
+    try:
+        for child in gen.iterdir():
+            if (
+                child.is_file()
+                and not child.name.endswith(".tmp")
+                and child.name != "MAIN_WRITELOCK"
+            ):
+                try:
+                    os.link(child, new / child.name)
+                except OSError:
+                    shutil.copy2(child, new / child.name)  # a filesystem without hard links
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
     return new
 
 
@@ -192,9 +200,12 @@ def check_generation(index_dir: Path) -> tuple[Path | None, list[str]]:
         with ix.searcher() as searcher:
             reader = searcher.reader()
             stored = sum(1 for _ in reader.all_stored_fields())
-            for fieldname in reader.indexed_field_names():
-                for _term in reader.lexicon(fieldname):
-                    pass
+            # Decode every posting list too: a corrupt postings file reads fine until a
+            # search touches the damaged block.
+            for sub, _offset in reader.leaf_readers():
+                for fieldname in sub.indexed_field_names():
+                    for term in sub.lexicon(fieldname):
+                        leaf_postings(raw_postings(sub, fieldname, term))
             if stored != searcher.doc_count():
                 problems.append(f"{stored} stored stories but {searcher.doc_count()} indexed")
         expected = len(read_manifest(gen).get("hashes", {}))

@@ -134,7 +134,11 @@ def _walk(folder: str, root: Path, found: list[str], problems: list[ParseProblem
             if entry.name.startswith("."):
                 continue
             if entry.is_symlink():
-                if entry.is_dir():
+                try:
+                    points_to_dir = entry.is_dir()
+                except OSError:  # a symlink loop: _symlink_problem says so below
+                    points_to_dir = False
+                if points_to_dir:
                     problems.append(
                         ParseProblem(
                             entry.path,
@@ -156,7 +160,10 @@ def _walk(folder: str, root: Path, found: list[str], problems: list[ParseProblem
 
 def _symlink_problem(path: Path, root: Path) -> ParseProblem | None:
     """Say why a symlinked article is skipped (broken, or pointing out of the corpus), if it is."""
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a symlink loop
+        return ParseProblem(str(path), "the symlink cannot be resolved (a loop?); remove it.")
     if not target.exists():
         return ParseProblem(str(path), "the symlink is broken; fix its target or remove it.")
     if not target.is_relative_to(root):
