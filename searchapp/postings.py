@@ -85,3 +85,33 @@ def field_lengths(reader: Any, fieldname: str) -> np.ndarray | None:
     codes = np.zeros(n, dtype=np.uint8)
     codes[:count] = raw[:n]
     return _LENGTH_OF_BYTE[codes]
+
+
+def leaf_positions(matcher: Any, fmt: Any, wanted: np.ndarray) -> dict[int, list[int]]:
+    """Return the positions of a term in the wanted documents (sorted segment docnums).
+
+    Only blocks holding a wanted document have their values decoded: a phrase check then
+    costs a decode per candidate, not a Python step per posting as Whoosh's span matcher does.
+    """
+    found: dict[int, list[int]] = {}
+    while matcher.is_active():
+        matcher._read_ids()
+        ids = np.asarray(matcher._ids, dtype=np.int64)
+        hit = np.flatnonzero(np.isin(ids, wanted, assume_unique=True))
+        if len(hit):
+            matcher._read_values()
+            values = matcher._values
+            for i in hit:
+                found[int(ids[i])] = fmt.decode_positions(values[i])
+        matcher._next_block()
+    return found
+
+
+def chained(positions: list[list[int]], slop: int) -> bool:
+    """Say whether the words occur in order, each within slop positions of the one before."""
+    ends = set(positions[0])
+    for later in positions[1:]:
+        ends = {p for p in later if any(1 <= p - q <= slop for q in ends)}
+        if not ends:
+            return False
+    return True

@@ -48,7 +48,13 @@ from searchapp.models import (
     SearchPage,
     SearchRequest,
 )
-from searchapp.postings import field_lengths, leaf_postings, raw_postings
+from searchapp.postings import (
+    chained,
+    field_lengths,
+    leaf_positions,
+    leaf_postings,
+    raw_postings,
+)
 from searchapp.query import _is_null, parse_bound, parse_query
 
 TEXT_FIELDS = ("title", "lead", "body")
@@ -341,7 +347,7 @@ class SearchService:
             m, _sc = self._eval(state, searcher, q.query)
             return fd.live & ~m, np.zeros(n)
         if isinstance(q, query.Phrase):
-            mask = self._matched(state, searcher, q)
+            mask = self._phrase_mask(state, searcher, q)
             words = query.And([query.Term(q.fieldname, w) for w in q.words], boost=q.boost)
             _m, scores = self._eval(state, searcher, words)
             return mask, np.where(mask, scores, 0.0)
@@ -359,6 +365,43 @@ class SearchService:
         # Ranges and anything else: Whoosh's matcher, each match scoring the query's boost.
         mask = self._matched(state, searcher, q)
         return mask, mask * float(getattr(q, "boost", 1.0))
+
+    def _phrase_mask(self, state: _State, searcher: Any, q: Any) -> np.ndarray:
+        """Return the documents holding the phrase: candidates holding every word (numpy),
+        then their positions checked (only theirs are decoded)."""
+        fd = state.facets
+        field = searcher.schema[q.fieldname] if q.fieldname in searcher.schema else None  # noqa: SIM401
+        if field is None or not q.words or not field.format.supports("positions"):
+            return self._matched(state, searcher, q)
+        cand = fd.live.copy()
+        for word in q.words:
+            ids, _weights = self._postings(state, searcher, q.fieldname, word)
+            present = np.zeros(fd.n, dtype=bool)
+            present[ids] = True
+            cand &= present
+        mask = np.zeros(fd.n, dtype=bool)
+        if not cand.any():
+            return mask
+        if len(q.words) == 1:
+            return cand
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            wanted = np.flatnonzero(cand[offset : offset + reader.doc_count_all()])
+            if not len(wanted):
+                continue
+            per_word = []
+            for word in q.words:
+                matcher = raw_postings(reader, q.fieldname, field.to_bytes(word))
+                if not hasattr(matcher, "_read_values"):
+                    return self._matched(state, searcher, q)
+                per_word.append(leaf_positions(matcher, field.format, wanted))
+            for doc in wanted:
+                d = int(doc)
+                if time.perf_counter() > getattr(self._local, "deadline", float("inf")):
+                    raise QueryError(_too_slow(self.time_limit))
+                if chained([positions.get(d, []) for positions in per_word], q.slop):
+                    mask[offset + d] = True
+        return mask
 
     def _matched(self, state: _State, searcher: Any, q: Any) -> np.ndarray:
         """Return the documents Whoosh's own matcher finds for q (phrases, ranges), timed."""
