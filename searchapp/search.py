@@ -186,9 +186,13 @@ def _orders(fd: FacetData) -> tuple[np.ndarray, np.ndarray]:
 class SearchService:
     """Searches one index directory; safe to share between threads."""
 
-    def __init__(self, index_dir: Path, time_limit: float = TIME_LIMIT) -> None:
+    def __init__(
+        self, index_dir: Path, time_limit: float = TIME_LIMIT, term_cache: int = TERM_CACHE_SIZE
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.time_limit = time_limit
+        # Decoded posting lists kept per generation (0 = none: every search reads the index).
+        self.term_cache_size = term_cache
         self._state_lock = threading.Lock()
         self._current: _State | None = None
         self._local = threading.local()
@@ -254,7 +258,7 @@ class SearchService:
             found = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         with state.lock:
             state.term_cache[key] = found
-            if len(state.term_cache) > TERM_CACHE_SIZE:
+            while len(state.term_cache) > self.term_cache_size:
                 state.term_cache.popitem(last=False)
         return found
 
