@@ -288,14 +288,3 @@ def parse_bound(value: str | None, name: str, end: bool) -> int | None:
         ) from None
     chosen = stop if end else start
     return int(datetime(chosen.year, chosen.month, chosen.day, tzinfo=timezone.utc).timestamp())
-
-
-def query_words(q: Any) -> list[tuple[str, str]]:
-    """Return the (field, text) terms a parsed query searches (for highlighting)."""
-    out = []
-    for node in _walk(q):
-        if isinstance(node, query.Term) and isinstance(node.text, str):
-            out.append((node.fieldname, node.text))
-        elif isinstance(node, query.Phrase):
-            out.extend((node.fieldname, w) for w in node.words)
-    return out

@@ -37,7 +37,7 @@ from whoosh import query
 
 from searchapp import store
 from searchapp.errors import NoIndexError, NotFoundError, QueryError
-from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData
+from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData, forget_generation
 from searchapp.highlight import snippet
 from searchapp.models import (
     MAX_PER_PAGE,
@@ -217,8 +217,12 @@ class SearchService:
             with ix.searcher() as s:
                 facets = FacetData(gen, s)
             newest, oldest = _orders(facets)
+            previous = self._current
             state = _State(gen=gen, toc=toc, ix=ix, facets=facets, newest=newest, oldest=oldest)
             self._current = state
+            if previous is not None and previous.gen != gen:
+                # A long-running server must not keep every generation's arrays forever.
+                forget_generation(previous.gen)
             return state
 
     def _searcher(self, state: _State) -> Any:

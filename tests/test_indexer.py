@@ -146,3 +146,9 @@ def test_validate_rejects_future_dates() -> None:
 
     soon = Article(id="f", title="T", date=datetime(2999, 1, 1, tzinfo=timezone.utc))
     assert "in the future" in (validate(soon) or "")
+
+
+def test_every_setting_is_documented() -> None:
+    from searchapp.config import describe
+
+    assert all(help_text for _name, help_text in describe())
