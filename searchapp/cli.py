@@ -110,6 +110,7 @@ class _Progress:
 @click.option("--rebuild", is_flag=True, help="Build a fresh index and switch to it atomically.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel readers.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print the time of each stage.")
 @click.option(
     "--wait",
     type=click.FloatRange(0, None),
@@ -118,7 +119,13 @@ class _Progress:
     help="Seconds to wait for another indexer to finish before giving up.",
 )
 def index(
-    corpus: Path, index_dir: Path, rebuild: bool, workers: int | None, quiet: bool, wait: float
+    corpus: Path,
+    index_dir: Path,
+    rebuild: bool,
+    workers: int | None,
+    quiet: bool,
+    verbose: bool,
+    wait: float,
 ) -> None:
     """Index the articles in CORPUS (only what changed, unless --rebuild)."""
     from searchapp.indexer import index_corpus
@@ -135,6 +142,10 @@ def index(
     progress.close()
     for problem in report.skipped:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    if verbose and report.stages:
+        click.echo(
+            "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), err=True
+        )
     rate = (report.added + report.updated) / report.seconds if report.seconds else 0
     click.echo(
         f"{report.total:,} stories in {index_dir}: {report.added:,} added, "

@@ -85,6 +85,19 @@ def validate(article: Article, now: datetime | None = None) -> str | None:
     return None
 
 
+class _Clock:
+    """Record the wall time of each indexing stage into a report."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.last = time.monotonic()
+
+    def lap(self, stage: str) -> None:
+        now = time.monotonic()
+        self.report.stages[stage] = self.report.stages.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
 @dataclass
 class _Stat:
     mtime_ns: int
@@ -234,6 +247,7 @@ class Indexer:
 
     def _rebuild(self, old_gen: Path | None) -> Report:
         report = Report()
+        clock = _Clock(report)
         paths, passed_over = formats.scan(self.corpus)
         report.skipped.extend(passed_over)
         stats = {str(p): _stat(p) for p in paths}
@@ -241,13 +255,15 @@ class Indexer:
         report.skipped.extend(problems)
         raws = [raw for file_raws in by_file.values() for raw in file_raws]
         del by_file
+        clock.lap("read")
         articles = self._prepare(raws, {}, report)
         del raws  # at 200k stories the raw copies are hundreds of MB we no longer need
+        clock.lap("prepare")
 
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
-            hashes = self._write_all(ix, articles)
+            hashes = self._write_all(ix, articles, clock)
             _check_count(ix, len(articles), gen)
             ix.close()
             manifest = self._manifest(articles, hashes, stats, _vocabulary(articles))
@@ -257,6 +273,7 @@ class Indexer:
             # Never leave a half-written generation behind; the old one stays live.
             shutil.rmtree(gen, ignore_errors=True)
             raise
+        clock.lap("finish")
         store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
         report.added = len(articles)
         report.total = len(articles)
@@ -265,7 +282,7 @@ class Indexer:
             report.updated = len(articles)
         return report
 
-    def _write_all(self, ix: Any, articles: list[Article]) -> dict[str, str]:
+    def _write_all(self, ix: Any, articles: list[Article], clock: _Clock) -> dict[str, str]:
         """Add every article with a fresh writer; return their content hashes by id."""
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
@@ -286,8 +303,10 @@ class Indexer:
                 writer.add_document(**to_fields(article, digest))
                 if i % step == 0:
                     self.progress("index", i, total)
+            clock.lap("write")
             self.progress("commit", total, total)
             writer.commit()
+            clock.lap("commit")
         except BaseException:
             writer.cancel()
             raise

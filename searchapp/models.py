@@ -99,6 +99,8 @@ class Report:
     skipped: list[ParseProblem] = field(default_factory=list)
     seconds: float = 0.0
     total: int = 0
+    # Wall seconds per stage (read, prepare, write, commit, finish), for --verbose and benchmarks.
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 SORTS = ("relevance", "newest", "oldest")
