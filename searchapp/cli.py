@@ -111,6 +111,7 @@ class _Progress:
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel readers.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print the time of each stage.")
+@click.option("--optimize", is_flag=True, help="Merge the updated index into one segment.")
 @click.option(
     "--wait",
     type=click.FloatRange(0, None),
@@ -125,6 +126,7 @@ def index(
     workers: int | None,
     quiet: bool,
     verbose: bool,
+    optimize: bool,
     wait: float,
 ) -> None:
     """Index the articles in CORPUS (only what changed, unless --rebuild)."""
@@ -133,7 +135,13 @@ def index(
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         report = index_corpus(
-            corpus, index_dir, rebuild=rebuild, workers=workers, progress=progress, wait=wait
+            corpus,
+            index_dir,
+            rebuild=rebuild,
+            workers=workers,
+            progress=progress,
+            wait=wait,
+            optimize=optimize,
         )
     except SearchAppError as exc:
         progress.close()

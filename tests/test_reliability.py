@@ -348,11 +348,11 @@ MIX = [
 
 
 def _commit_loop(corpus: Path, index: Path, commits: int = 10) -> set[int]:
-    """Run commits (adds and rebuilds alternating); return every committed story count."""
+    """Run commits (adds, optimizing adds, rebuilds); return every committed story count."""
     counts = {count(index)}
     for n in range(commits):
         write_jsonl(corpus / f"extra{n}.jsonl", (story(10_000 + n * 20 + i) for i in range(20)))
-        report = index_corpus(corpus, index, rebuild=n % 3 == 2, wait=30)
+        report = index_corpus(corpus, index, rebuild=n % 3 == 2, optimize=n % 3 == 1, wait=30)
         counts.add(report.total)
         assert count(index) == report.total
     return counts
