@@ -14,7 +14,7 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -104,20 +104,12 @@ class _Stat:
     size: int
 
 
-def _stat(path: Path) -> _Stat | None:
+def _stat(path: str | Path) -> _Stat | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return _Stat(st.st_mtime_ns, st.st_size)
-
-
-def _rel(path: Path, corpus: Path) -> str:
-    base = corpus if corpus.is_dir() else corpus.parent
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
 
 
 def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
@@ -219,7 +211,7 @@ class Indexer:
     # -- reading ---------------------------------------------------------------------------
 
     def _read(
-        self, paths: list[Path]
+        self, paths: Sequence[str | Path]
     ) -> tuple[dict[str, list[RawArticle]], list[ParseProblem], set[str]]:
         """Read files; return stories per file, problems, and the files that failed whole."""
         self.progress("read", 0, len(paths))
@@ -228,7 +220,8 @@ class Indexer:
         by_file: dict[str, list[RawArticle]] = {}
         for raw in raws:
             by_file.setdefault(raw.article.source, []).append(raw)
-        failed = {p.path for p in problems if p.path in {str(x) for x in paths}}
+        wanted = {str(x) for x in paths}
+        failed = {p.path for p in problems if p.path in wanted}
         return by_file, problems, failed
 
     def _prepare(
@@ -254,10 +247,10 @@ class Indexer:
     def _rebuild(self, old_gen: Path | None) -> Report:
         report = Report()
         clock = _Clock(report)
-        paths, passed_over = formats.scan(self.corpus)
+        names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {str(p): _stat(p) for p in paths}
-        by_file, problems, _failed = self._read(paths)
+        stats = {name: _stat(name) for name in names}
+        by_file, problems, _failed = self._read(names)
         report.skipped.extend(problems)
         raws = [raw for file_raws in by_file.values() for raw in file_raws]
         del by_file
@@ -325,16 +318,17 @@ class Indexer:
         report = Report()
         old_files: dict[str, Any] = manifest.get("files", {})
         old_hashes: dict[str, str] = manifest.get("hashes", {})
-        paths, passed_over = formats.scan(self.corpus)
+        names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {str(p): _stat(p) for p in paths}
+        stats = {name: _stat(name) for name in names}
         changed = []
-        for p in paths:
-            entry = old_files.get(str(p))
-            st = stats[str(p)]
+        for name in names:
+            entry = old_files.get(name)
+            st = stats[name]
             if entry is None or st is None or [st.mtime_ns, st.size] != entry[:2]:
-                changed.append(p)
-        current = {str(p) for p in paths}
+                changed.append(name)
+        current = set(names)
+        changed_set = set(changed)
         gone_files = [f for f in old_files if f not in current]
 
         by_file, problems, failed = self._read(changed)
@@ -348,7 +342,7 @@ class Indexer:
         # Ids still owned by files we did not re-read: a changed file may not steal them.
         owner: dict[str, str] = {}
         for f, entry in old_files.items():
-            if f in current and f not in {str(p) for p in changed}:
+            if f in current and f not in changed_set:
                 for i in entry[2]:
                     owner[i] = f
 
@@ -362,8 +356,7 @@ class Indexer:
         troubled = {
             p.path.rsplit(":", 1)[0] if p.path not in current else p.path for p in report.skipped
         }
-        for p in changed:
-            f = str(p)
+        for f in changed:
             if f in failed:
                 # A file that turned bad keeps its stories' old versions (and is retried).
                 continue
