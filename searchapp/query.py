@@ -132,7 +132,8 @@ def _rewrite_date(m: re.Match[str], today: date) -> str:
                 bounds.append(span[i].strftime("%Y%m%d"))
             else:
                 bounds.append(_date_value(part, clause) if part else "")
-        return f"date:[{bounds[0]} TO {bounds[1]}]"
+        # "[ TO x]" (a space before TO) is an error to Whoosh; "[TO x]" is an open range.
+        return f"date:[{bounds[0]} TO {bounds[1]}]".replace("[ TO", "[TO").replace(" TO ]", " TO]")
     if value[0] in "<>":
         op = value[:2] if value[1:2] == "=" else value[:1]
         rest = value[len(op) :]

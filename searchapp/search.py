@@ -126,6 +126,20 @@ def highlight_terms(q: Any, reader: Any) -> set[str]:
     return terms
 
 
+# Whoosh's DATETIME counts microseconds from 0001-01-01; our "ts" column holds epoch seconds.
+_EPOCH_TICKS = (datetime(1970, 1, 1) - datetime(1, 1, 1)).days * 86_400 * 1_000_000
+
+
+def _date_range(ts: np.ndarray, start: int | None, end: int | None) -> np.ndarray:
+    """Return ts within a parsed date:[…] range (Whoosh ticks, both ends inclusive)."""
+    mask = np.ones(len(ts), dtype=bool)
+    if start is not None:
+        mask &= ts >= -(-(start - _EPOCH_TICKS) // 1_000_000)
+    if end is not None:
+        mask &= ts <= (end - _EPOCH_TICKS) // 1_000_000
+    return mask
+
+
 def _check_request(req: SearchRequest) -> tuple[int | None, int | None]:
     """Check a request's parameters; return its date bounds in epoch seconds."""
     if req.sort not in SORTS:
@@ -370,6 +384,9 @@ class SearchService:
                 for b in words
             ]
             return self._eval(state, searcher, query.Or(terms, boost=q.boost))
+        if isinstance(q, query.NumericRange) and q.fieldname == "date":
+            mask = fd.live & fd.has_date & _date_range(fd.ts, q.start, q.end)
+            return mask, mask * float(q.boost)
         # Ranges and anything else: Whoosh's matcher, each match scoring the query's boost.
         mask = self._matched(state, searcher, q)
         return mask, mask * float(getattr(q, "boost", 1.0))

@@ -62,6 +62,10 @@ def test_date_queries(service: Any) -> None:
     assert set(ids(service.search(SearchRequest(q="date:1987-03")))) == {"coffee1", "coffee2"}
     page = service.search(SearchRequest(q="date:[1987-03-04 to 1987-04-01]"))
     assert set(ids(page)) == {"coffee2", "oil1"}
+    assert set(ids(service.search(SearchRequest(q="date:>=1987-04")))) == {"oil1", "gold1"}
+    assert ids(service.search(SearchRequest(q="date:[TO 1987-03-02]"))) == ["coffee1"]
+    assert ids(service.search(SearchRequest(q="date:1987-04-02 gold"))) == ["gold1"]
+    assert service.search(SearchRequest(q="date:yesterday")).total == 0
 
 
 def test_filters_or_within_and_across(service: Any) -> None:
