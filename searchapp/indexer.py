@@ -302,8 +302,9 @@ class Indexer:
         try:
             step = max(1, total // 200)
             for i, article in enumerate(articles, 1):
-                digest = hashes[article.id] = article_hash(article)
-                writer.add_document(**to_fields(article, digest))
+                doc = to_fields(article)
+                hashes[article.id] = str(doc["hash"])
+                writer.add_document(**doc)
                 if i % step == 0:
                     self.progress("index", i, total)
             clock.lap("write")
