@@ -220,11 +220,7 @@ def _export(rows: Any, fmt: str) -> None:
     writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS))
     writer.writeheader()
     for article in rows:
-        row = article.to_dict()
-        # Lists become "a; b" in a CSV cell: tags may hold spaces and commas, never semicolons.
-        row["topics"] = "; ".join(row["topics"])
-        row["persons"] = "; ".join(row["persons"])
-        writer.writerow(row)
+        writer.writerow(article.to_row())
 
 
 def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:

@@ -50,6 +50,13 @@ class Article:
             "photo_credit": self.photo_credit,
         }
 
+    def to_row(self) -> dict[str, Any]:
+        """Every field for a CSV cell each: lists become "a; b" (tags hold spaces, never ";")."""
+        row = self.to_dict()
+        row["topics"] = "; ".join(self.topics)
+        row["persons"] = "; ".join(self.persons)
+        return row
+
 
 @dataclass(frozen=True)
 class RawArticle:

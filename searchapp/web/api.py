@@ -49,11 +49,7 @@ def _csv_rows(articles: Iterator[Article]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS))
     writer.writeheader()
     for article in articles:
-        row = article.to_dict()
-        # Lists become "a; b" in a cell, as in `search --format csv`: tags hold spaces, not ";".
-        row["topics"] = "; ".join(row["topics"])
-        row["persons"] = "; ".join(row["persons"])
-        writer.writerow(row)
+        writer.writerow(article.to_row())
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
