@@ -2,12 +2,14 @@
 
 How a search runs (see facets.py for the arrays):
 1. The query text is parsed and guarded (query.py).
-2. The set of matching documents is computed as a numpy boolean mask by walking the query
-   tree: postings of each word are read block by block, And/Or/Not become &, |, ~.
+2. The query tree is evaluated with numpy: each word's posting list (ids and frequencies) is
+   read block by block into arrays, And/Or/Not become &, |, ~ on boolean masks, and BM25F
+   scores (Whoosh's formula) are summed per document; phrases check positions only for the
+   documents holding every word; date ranges come from the "ts" column.
 3. Filters (facet values, dates) are masks from the generation's facet arrays. Facet counts
    are bincounts over "query AND every OTHER filter" (multi-select), totals are a popcount.
-4. Only the page itself touches Whoosh's scorer (top-k with block-max skipping) and stored
-   fields. Newest/oldest pages come from sort orders precomputed once per generation.
+4. The page is a partial sort of the scores (ties newest first); only its stories' stored
+   fields are read. Newest/oldest pages come from orders precomputed once per generation.
 
 Whoosh objects never leave this module: hits are copied into dataclasses while the searcher is
 open. Each thread keeps its own searcher per index generation (one Searcher shared by threads
