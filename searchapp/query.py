@@ -21,10 +21,13 @@ from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
 
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 MAX_QUERY_CHARS = 1000
-MAX_TERMS = 64
+# Words a query may hold (operators not counted): a long natural-language question fits,
+# a pasted article does not (Whoosh's parser recurses per word: 1,000 overflow its stack).
+MAX_TERMS = 100
 MAX_DEPTH = 12
 MAX_FUZZY = 2
 MAX_EXPANSION = 512  # terms a wildcard, prefix or fuzzy word may expand to
+MAX_PATTERNS = 10  # wildcard and fuzzy words in one query (each expands to many words)
 MIN_WILDCARD_PREFIX = 2  # letters before the first * or ?
 
 USER_FIELDS = {
@@ -168,12 +171,9 @@ def _walk(q: Any) -> Any:
 def _guard(q: Any, reader: Any) -> None:
     if _depth(q) > MAX_DEPTH:
         raise QueryError(f"the query nests parentheses more than {MAX_DEPTH} deep: flatten it")
+    # The word limit is checked on the text (parse_query): each word becomes one leaf per
+    # default field here, so counting leaves would refuse a 14-word OR query.
     leaves = [n for n in _walk(q) if n.is_leaf()]
-    if len(leaves) > MAX_TERMS:
-        raise QueryError(
-            f"the query has {len(leaves)} words; at most {MAX_TERMS} are searched: "
-            "keep the words that matter most"
-        )
     for node in leaves:
         if isinstance(node, query.FuzzyTerm) and node.maxdist > MAX_FUZZY:
             raise QueryError(
@@ -232,9 +232,16 @@ def parse_query(text: str, schema: Any, reader: Any, now: datetime | None = None
             f'nothing searchable in "{text}": it holds only operators; '
             'type words to find, e.g. Sochi or "trade deficit"'
         )
-    if len(words) > MAX_TERMS:
+    searched = [w for w in words if w.upper() not in OPERATORS]
+    patterns = [w for w in searched if re.search(r"[*?]|~\d*$", w)]
+    if len(patterns) > MAX_PATTERNS:
         raise QueryError(
-            f"the query has {len(words)} words; at most {MAX_TERMS} are searched: "
+            f"the query has {len(patterns)} wildcard or fuzzy words; at most {MAX_PATTERNS} "
+            "are expanded: spell out the words you mean"
+        )
+    if len(searched) > MAX_TERMS:
+        raise QueryError(
+            f"the query has {len(searched)} words; at most {MAX_TERMS} are searched: "
             "keep the words that matter most"
         )
     text = rewrite_dates(text, now)

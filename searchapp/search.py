@@ -346,9 +346,18 @@ class SearchService:
             mask = np.zeros(n, dtype=bool)
             scores = np.zeros(n)
             for child in q.subqueries:
+                if isinstance(child, query.Term) and isinstance(child.text, str):
+                    # Words add their postings in place: no two full-size arrays per word
+                    # (an OR of 50 words, or a wildcard's 500 expansions, stays cheap).
+                    if child.fieldname in searcher.schema:
+                        ids, term_scores = self._term_scores(state, searcher, child)
+                        mask[ids] = True
+                        scores[ids] += term_scores
+                    continue
                 m, sc = self._eval(state, searcher, child)
                 mask |= m
                 scores += sc
+            mask &= fd.live
             return mask, scores * q.boost
         if isinstance(q, query.And):
             mask = fd.live.copy()

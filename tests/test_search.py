@@ -150,7 +150,8 @@ def test_more_like_this(service: Any) -> None:
         ('"unclosed', "unmatched double quote"),
         ("(a OR b", "parentheses"),
         ("date:notadate", "cannot read the date"),
-        (" ".join(["word"] * 100), "at most 64"),
+        (" ".join(["word"] * 101), "at most 100"),
+        (" OR ".join(f"a{c}*" for c in "bcdefghijkl"), "at most 10 are expanded"),
         ("x" * 2000, "at most 1,000"),
     ],
 )
@@ -236,3 +237,10 @@ def test_scores_match_whoosh_bm25f(service: Any) -> None:
         theirs = {d: round(s, 6) for s, d in searcher.search(q, limit=None).top_n}
         _mask, scores = service._eval(state, searcher, q)
         assert {d: round(float(scores[d]), 6) for d in theirs} == theirs
+
+
+def test_long_or_query_of_natural_language_words_runs(service: Any) -> None:
+    """Ranking is judged with topics run as `w1 OR w2 OR ...`: 60 words must be searched."""
+    words = ["coffee", "prices", "rise", "brazil", "frost", "traders"] * 10
+    page = service.search(SearchRequest(q=" OR ".join(words)))
+    assert page.hits[0].id in {"coffee1", "coffee2"}
