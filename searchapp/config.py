@@ -20,10 +20,10 @@ class Settings:
         metadata={"help": "Index directory (also $SEARCHAPP_INDEX)."},
     )
     max_query_chars: int = field(
-        default=1000, metadata={"help": "Longest query text accepted (longer: 400)."}
+        default=4000, metadata={"help": "Longest query text accepted (longer: 400)."}
     )
     max_url_chars: int = field(
-        default=4096, metadata={"help": "Longest request URL accepted (longer: 414)."}
+        default=16384, metadata={"help": "Longest request URL accepted (longer: 414)."}
     )
     max_body_bytes: int = field(
         default=64 * 1024, metadata={"help": "Largest request body accepted (larger: 413)."}

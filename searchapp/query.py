@@ -20,10 +20,10 @@ from searchapp.errors import QueryError
 from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
 
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = 4000
 # Words a query may hold (operators not counted): a long natural-language question fits,
 # a pasted article does not (Whoosh's parser recurses per word: 1,000 overflow its stack).
-MAX_TERMS = 100
+MAX_TERMS = 250
 MAX_DEPTH = 12
 MAX_FUZZY = 2
 MAX_EXPANSION = 512  # terms a wildcard, prefix or fuzzy word may expand to

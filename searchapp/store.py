@@ -19,8 +19,11 @@ import errno
 import fcntl
 import json
 import os
+import pickle
 import shutil
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,12 +169,13 @@ def open_generation(index_dir: Path) -> tuple[Path, Any]:
         return gen, whoosh_index.open_dir(str(gen))
     except whoosh_index.EmptyIndexError as exc:
         raise NoIndexError(
-            f"the index in {gen} is empty or damaged: {build_hint(index_dir)} --rebuild"
+            f"the index in {gen} is empty or damaged: rebuild it from the corpus with "
+            f"`searchapp index --rebuild --index {index_dir}`"
         ) from exc
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError, struct.error, zlib.error) as exc:
         raise NoIndexError(
-            f"the index in {gen} cannot be read ({exc}): rebuild it with "
-            f"`searchapp index --index {index_dir} --rebuild`"
+            f"the index in {gen} cannot be read ({exc}): rebuild it from the corpus with "
+            f"`searchapp index --rebuild --index {index_dir}`"
         ) from exc
 
 

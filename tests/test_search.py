@@ -150,9 +150,9 @@ def test_more_like_this(service: Any) -> None:
         ('"unclosed', "unmatched double quote"),
         ("(a OR b", "parentheses"),
         ("date:notadate", "cannot read the date"),
-        (" ".join(["word"] * 101), "at most 100"),
+        (" ".join(["word"] * 251), "at most 250"),
         (" OR ".join(f"a{c}*" for c in "bcdefghijkl"), "at most 10 are expanded"),
-        ("x" * 2000, "at most 1,000"),
+        ("x" * 5000, "at most 4,000"),
     ],
 )
 def test_bad_queries_say_why(service: Any, q: str, message: str) -> None:
