@@ -45,6 +45,7 @@ USER_FIELDS = {
 FIELD_LIST = "title, lead, body, section, topic, person, place, date"
 _FIELD_REF = re.compile(r"(?:^|[\s(+\-])([A-Za-z_][\w]*):(?=\S)")
 _QUOTED = re.compile(r'"[^"]*"')
+_QUESTION = re.compile(r"(?<=\w)\?+(?=[\s)]|$)")
 
 
 def _is_null(q: Any) -> bool:
@@ -216,6 +217,11 @@ def parse_query(text: str, schema: Any, reader: Any, now: datetime | None = None
             f"the query is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,} "
             "are accepted: shorten it"
         )
+    # A question mark ending a word ends a question ("deficit with Japan?"), it is not a
+    # one-letter wildcard: as a wildcard it would stop "Japan?" from matching "Japan".
+    text = _QUESTION.sub("", text).strip()
+    if not text:
+        return None
     if text.count('"') % 2:
         raise QueryError('the query has an unmatched double quote ("): close the phrase')
     if text.count("(") != text.count(")"):

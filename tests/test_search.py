@@ -244,3 +244,9 @@ def test_long_or_query_of_natural_language_words_runs(service: Any) -> None:
     words = ["coffee", "prices", "rise", "brazil", "frost", "traders"] * 10
     page = service.search(SearchRequest(q=" OR ".join(words)))
     assert page.hits[0].id in {"coffee1", "coffee2"}
+
+
+def test_question_mark_ending_a_word_is_punctuation(service: Any) -> None:
+    page = service.search(SearchRequest(q="coffee exports fall?"))
+    assert ids(page) == ["coffee2"]
+    assert set(ids(service.search(SearchRequest(q="colo?bia")))) == {"coffee2"}
