@@ -52,7 +52,7 @@ FACET_FIELDS = {
     "place": "f_place",
 }
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Separates the values of a facet field: a tag may hold commas ("Smith, John"), never this.
 TAG_SEP = "\x1f"
 
@@ -65,8 +65,16 @@ def text_analyzer():  # type: ignore[no-untyped-def]
 
 
 def name_analyzer():  # type: ignore[no-untyped-def]
-    """Tokenise and lowercase without stemming: names and tags match as words, not stems."""
-    return RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
+    """Tokenise, lowercase, drop stop words, no stemming: names and tags match as words.
+
+    Stop words go here too: every word of a query is also looked up in persons and topics,
+    and a stop word kept there would make "why do coffee exports fall" (AND) match nothing.
+    """
+    return (
+        RegexTokenizer(TOKEN_PATTERN)
+        | LowercaseFilter()
+        | StopFilter(stoplist=STOP_WORDS, minsize=1)
+    )
 
 
 def spell_analyzer():  # type: ignore[no-untyped-def]
