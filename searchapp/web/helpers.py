@@ -395,11 +395,6 @@ def register(app: Flask) -> None:
     )
 
 
-def any_filters(req: SearchRequest) -> bool:
-    """Say whether a request narrows the archive by facet or date."""
-    return bool(req.filters() or req.date_from or req.date_to)
-
-
 def active_filters(req: SearchRequest) -> list[dict[str, Any]]:
     """Return the active filters as chips: label, value and the URL that removes it."""
     chips = []
