@@ -171,6 +171,15 @@ class _Selection:
     scores: np.ndarray | None  # relevance of every document (None without a query)
 
 
+@dataclass(frozen=True)
+class Matches:
+    """The stories a request selects: a boolean mask over the generation's document numbers."""
+
+    facets: FacetData  # the generation's facet arrays (ts, values, counting)
+    mask: np.ndarray  # final result set: query AND filters AND dates, live stories only
+    scores: np.ndarray | None  # relevance per document (None without a query)
+
+
 @dataclass
 class _State:
     """Everything derived from one index generation (one TOC of one gen directory)."""
@@ -485,6 +494,24 @@ class SearchService:
         """Run one search and return the page, with facets over the whole result set."""
         page: SearchPage = self._guard(self._search, req)
         return page
+
+    def matches(self, req: SearchRequest) -> Matches:
+        """Return the stories a request selects (query, filters, dates) over one generation.
+
+        The building block of views over the whole result set (trends, co-occurrence): the
+        facet arrays of the generation read and the mask of matching document numbers.
+        """
+        found: Matches = self._guard(self._matches, req)
+        return found
+
+    def _matches(self, req: SearchRequest) -> Matches:
+        start, stop = _check_request(req)
+        self._local.deadline = time.perf_counter() + self.time_limit
+        state = self._state()
+        searcher = self._searcher(state)
+        q = parse_query(req.q, searcher.schema, searcher.reader())
+        sel = self._select(state, searcher, req, q, start, stop, None)
+        return Matches(facets=state.facets, mask=sel.final, scores=sel.scores)
 
     def get_article(self, article_id: str) -> Article:
         """Return one article by id, or raise NotFoundError."""

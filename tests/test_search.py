@@ -250,3 +250,15 @@ def test_question_mark_ending_a_word_is_punctuation(service: Any) -> None:
     page = service.search(SearchRequest(q="why do coffee exports fall?"))
     assert ids(page) == ["coffee2"]
     assert set(ids(service.search(SearchRequest(q="colo?bia")))) == {"coffee2"}
+
+
+def test_matches_is_the_result_set_of_search(service: Any) -> None:
+    for req in (
+        SearchRequest(q="trade"),
+        SearchRequest(q="", topics=("coffee",)),
+        SearchRequest(q="trade", date_from="1987-03-01", date_to="1987-03-31"),
+    ):
+        found = service.matches(req)
+        page = service.search(SearchRequest(**{**req.__dict__, "per_page": 100}))
+        assert int(found.mask.sum()) == page.total
+        assert found.mask.shape == (found.facets.n,)
