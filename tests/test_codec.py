@@ -20,7 +20,7 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
 
 from searchapp import store
-from searchapp.codec import ColumnarCodec, container
+from searchapp.codec import ColumnarCodec, bulk, container
 from searchapp.codec.bulk import write_segment
 from searchapp.errors import SearchAppError
 from searchapp.indexer import CODEC, Indexer
@@ -58,7 +58,7 @@ def _whoosh_write(path: Path, docs: list[dict[str, Any]], codec: Any) -> Any:
 def _bulk_write(path: Path, docs: list[dict[str, Any]]) -> Any:
     path.mkdir(parents=True)
     ix = whoosh_index.create_in(str(path), build_schema())
-    write_segment(ix, iter(docs), len(docs))
+    write_segment(ix, docs)
     return ix
 
 
@@ -253,7 +253,7 @@ def _merge_sequence(path: Path, docs: list[Any], first: str) -> Any:
             writer.add_document(**doc)
         writer.commit(merge=False)
     else:
-        write_segment(ix, iter(part3), len(part3))
+        write_segment(ix, part3)
     writer = ix.writer(codec=codec, compound=False)
     for doc in docs[10:40] + docs[320:330]:
         writer.delete_by_term("id", doc["id"])
@@ -325,7 +325,7 @@ def test_custom_stemmer_is_followed(tmp_path: Path) -> None:
     w.add_document(**docs_[0])
     w.commit()
     b = whoosh_index.create_in(str(tmp_path / "col"), schema)
-    write_segment(b, iter(docs_), 1)
+    write_segment(b, docs_)
     with a.reader() as ra, b.reader() as rb:
         assert list(rb.lexicon("body")) == [b"eng", b"sea"] == list(ra.lexicon("body"))
 
@@ -466,3 +466,16 @@ def test_damaged_columnar_file_is_reported_with_the_fix(
         assert "searchapp index --rebuild" in text and "Traceback" not in text
     done = cli("check", "--index", str(index))
     assert done.returncode != 0 and "searchapp index --rebuild" in done.stderr, done.stderr
+
+
+def test_forked_workers_write_the_same_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pair: tuple[Any, Any], docs: list[Any]
+) -> None:
+    """Chunks analysed by two forked processes (their own term ids) gather into one index."""
+    monkeypatch.setattr(bulk, "CHUNK_DOCS", 700)  # 5 chunks over 2 processes
+    (tmp_path / "ix").mkdir()
+    ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema())
+    kept = write_segment(ix, docs, workers=2, keep=("id",))
+    assert kept["id"] == [d["id"] for d in docs]
+    with pair[0].reader() as a, ix.reader() as b:
+        _same_index(a, b)

@@ -146,9 +146,9 @@ class ColumnarPerDocWriter(base.PerDocumentWriter):
         cols = {}
         for name, (column, per_doc) in self._columns.items():
             cols[name] = column_bytes(column, [per_doc.get(d) for d in range(n)], n)
-        write_perdoc(
-            segment_path(self._storage, self._segment, PERDOC_EXT), n, self._stored, lengths, cols
-        )
+        sizes = np.fromiter(map(len, self._stored), dtype=np.int64, count=n)
+        path = segment_path(self._storage, self._segment, PERDOC_EXT)
+        write_perdoc(path, n, b"".join(self._stored), sizes, lengths, cols)
         self.is_closed = True
 
 

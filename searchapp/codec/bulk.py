@@ -11,6 +11,8 @@ recognise is run per document through Whoosh itself (slower, same result).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -42,6 +44,7 @@ from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_p
 # effect on a token can be computed once per distinct raw token.
 _PER_TOKEN_FILTERS = (LowercaseFilter, StopFilter, StemFilter, StripFilter)
 CHUNK_DOCS = 8192
+_NO_POS = np.zeros(0, np.int32)
 
 
 def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
@@ -52,10 +55,46 @@ def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Filters:
+    """An analyzer's per-token filters, applied once per distinct raw token (memoised).
+
+    Shared by every field with the same analyzer object (title, lead and body share one).
+    """
+
+    def __init__(self, filters: list[Any]) -> None:
+        self._filters = filters
+        self.final: dict[str, str | None] = {}
+
+    def learn(self, raws: Iterable[str]) -> None:
+        """Compute the final text (None = stopped) of raw tokens not seen yet, in one pass."""
+        new = [r for r in raws if r not in self.final]
+        if not new:
+            return
+        # removestops=False: a stop word comes out marked, so output i is input i.
+        template = Token(positions=False, chars=False, removestops=False, mode="index")
+        template.boost, template.stopped = 1.0, False
+        state = template.__dict__
+        tokens = []
+        for raw in new:
+            # Token() takes ~5 us (keyword handling); a copy of a template's state does not.
+            tok = Token.__new__(Token)
+            tok.__dict__.update(state)
+            tok.text = raw
+            tokens.append(tok)
+        gen: Iterable[Token] = iter(tokens)
+        for f in self._filters:
+            gen = f(gen)
+        out = list(gen)
+        if len(out) != len(tokens):
+            raise AssertionError("a per-token filter dropped or added tokens")
+        for raw, tok in zip(new, out, strict=True):
+            self.final[raw] = None if tok.stopped else tok.text
+
+
 class _Analysis:
     """A field's analyzer compiled for bulk use: raw token -> term id (-1 = stopped)."""
 
-    def __init__(self, analyzer: Any) -> None:
+    def __init__(self, analyzer: Any, shared: dict[int, _Filters]) -> None:
         items = list(analyzer.items) if isinstance(analyzer, CompositeAnalyzer) else [analyzer]
         tokenizer, filters = items[0], items[1:]
         self.ok = type(tokenizer) in (RegexTokenizer, IDTokenizer) and all(
@@ -69,35 +108,32 @@ class _Analysis:
         self._findall: Callable[[str], list[str]] | None = None
         if self._regex is not None and self._regex.groups == 0:
             self._findall = self._regex.findall
-        self._filters = filters
+        if id(analyzer) not in shared:
+            shared[id(analyzer)] = _Filters(filters)
+        self._filters = shared[id(analyzer)]
         self.renumber = any(type(f) is StopFilter and f.renumber for f in filters)
         self.terms: list[str] = []
         self._final: dict[str, int] = {}
-        outer = self
+        self.ids: dict[str, int] = {}
 
-        class _Ids(dict):  # type: ignore[type-arg]
-            def __missing__(self, raw: str) -> int:
-                tid = outer._analyse_one(raw)
-                self[raw] = tid
-                return tid
-
-        self.ids = _Ids()
-
-    def _analyse_one(self, raw: str) -> int:
-        tok = Token(positions=False, chars=False, removestops=True, mode="index")
-        tok.text, tok.boost, tok.stopped = raw, 1.0, False
-        gen: Iterable[Token] = iter([tok])
-        for f in self._filters:
-            gen = f(gen)
-        out = [t.text for t in gen if not t.stopped]
-        if not out:
-            return -1
-        text = out[0]
-        tid = self._final.get(text)
-        if tid is None:
-            tid = self._final[text] = len(self.terms)
-            self.terms.append(text)
-        return tid
+    def term_ids(self, toks: list[str]) -> np.ndarray:
+        """Return the term id of every raw token (-1 where the analyzer drops it)."""
+        ids = self.ids
+        new = set(toks).difference(ids)
+        if new:
+            self._filters.learn(new)
+            final, terms, term_of = self._filters.final, self.terms, self._final
+            for raw in new:
+                text = final[raw]
+                if text is None:
+                    ids[raw] = -1
+                    continue
+                tid = term_of.get(text)
+                if tid is None:
+                    tid = term_of[text] = len(terms)
+                    terms.append(text)
+                ids[raw] = tid
+        return np.fromiter(map(ids.__getitem__, toks), dtype=np.int32, count=len(toks))
 
     def raw_tokens(self, text: str) -> list[str]:
         if self.is_id:
@@ -111,7 +147,7 @@ class _Analysis:
 class _FieldBuilder:
     """Accumulates one field's postings over chunks of documents."""
 
-    def __init__(self, name: str, field: Any) -> None:
+    def __init__(self, name: str, field: Any, shared: dict[int, _Filters]) -> None:
         self.name, self.field = name, field
         fmt = field.format
         if type(fmt) not in (Existence, Frequency, Positions):
@@ -119,19 +155,21 @@ class _FieldBuilder:
         self.positional = type(fmt) is Positions
         self.existence = type(fmt) is Existence
         self.boost = float(fmt.field_boost)
-        self.analysis = _Analysis(field.analyzer)
+        self.analysis = _Analysis(field.analyzer, shared)
         # Field types with their own index() (numbers, dates) convert values first.
         self.fast = self.analysis.ok and type(field).index is fields.FieldType.index
-        self.parts: list[tuple[np.ndarray, ...]] = []
-        self.slow_terms: dict[str, int] = {}
 
-    def add_chunk(self, base: int, values: Sequence[Any]) -> np.ndarray:
-        """Analyse one chunk (documents base, base+1, ...); return their field lengths."""
+    def add_chunk(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
+        """Analyse one chunk (documents base, base+1, ...).
+
+        Returns the documents' field lengths and the chunk's postings: (term ids, doc numbers,
+        frequencies, positions), grouped by term id then document.
+        """
         if self.fast and all(v is None or type(v) is str for v in values):
             return self._fast(base, values)
         return self._slow(base, values)
 
-    def _fast(self, base: int, values: Sequence[Any]) -> np.ndarray:
+    def _fast(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
         an = self.analysis
         lens = np.zeros(len(values), dtype=np.int64)
         toks: list[str] = []
@@ -141,8 +179,7 @@ class _FieldBuilder:
             t = an.raw_tokens(value)
             lens[i] = len(t)
             toks += t
-        n = len(toks)
-        tids = np.fromiter(map(an.ids.__getitem__, toks), dtype=np.int32, count=n)
+        tids = an.term_ids(toks)
         doc = np.repeat(np.arange(len(values), dtype=np.int32), lens)
         keep = tids >= 0
         kidx = np.flatnonzero(keep)
@@ -171,19 +208,12 @@ class _FieldBuilder:
         p_tid, p_doc = ktid[heads], kdoc[heads] + base
         if self.existence:
             freqs = np.ones(len(heads), np.int32)
-        self.parts.append(
-            (
-                p_tid,
-                p_doc.astype(np.int32),
-                freqs,
-                pos if self.positional else np.zeros(0, np.int32),
-            )
-        )
+        part = (p_tid, p_doc.astype(np.int32), freqs, pos if self.positional else _NO_POS)
         if self.existence:
-            return np.bincount(kdoc[heads], minlength=len(values)).astype(np.int64)
-        return np.bincount(kdoc, minlength=len(values)).astype(np.int64)
+            return np.bincount(kdoc[heads], minlength=len(values)).astype(np.int64), part
+        return np.bincount(kdoc, minlength=len(values)).astype(np.int64), part
 
-    def _slow(self, base: int, values: Sequence[Any]) -> np.ndarray:
+    def _slow(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
         an = self.analysis
         lens = np.zeros(len(values), dtype=np.int64)
         rows: list[tuple[int, int, int, list[int]]] = []
@@ -201,60 +231,13 @@ class _FieldBuilder:
                 rows.append((tid, base + i, freq, poses))
                 lens[i] += freq
         rows.sort(key=lambda r: (r[0], r[1]))
-        self.parts.append(
-            (
-                np.array([r[0] for r in rows], np.int32),
-                np.array([r[1] for r in rows], np.int32),
-                np.array([r[2] for r in rows], np.int32),
-                np.array([p for r in rows for p in r[3]], np.int32),
-            )
+        part = (
+            np.array([r[0] for r in rows], np.int32),
+            np.array([r[1] for r in rows], np.int32),
+            np.array([r[2] for r in rows], np.int32),
+            np.array([p for r in rows for p in r[3]], np.int32),
         )
-        return lens
-
-    def finish(self) -> FieldPostings:
-        terms = self.analysis.terms
-        # Whoosh orders terms by their UTF-8 bytes, which is code point order.
-        ranked = sorted(range(len(terms)), key=terms.__getitem__)
-        rank = np.empty(len(terms), dtype=np.int32)
-        rank[ranked] = np.arange(len(terms), dtype=np.int32)
-        tid = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0, np.int32)
-        docs = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0, np.int32)
-        freqs = np.concatenate([p[2] for p in self.parts]) if self.parts else np.zeros(0, np.int32)
-        r = rank[tid]
-        # Chunks hold ascending documents, so a stable sort by term gives (term, doc) order.
-        order = np.argsort(r, kind="stable")
-        r, docs_s, freqs_s = r[order], docs[order], freqs[order]
-        positions = None
-        if self.positional:
-            pos = np.concatenate([p[3] for p in self.parts])
-            starts = _exclusive_sum(freqs)
-            run_start = np.repeat(starts[order], freqs_s)
-            out_start = _exclusive_sum(freqs_s)
-            within = np.arange(len(pos), dtype=np.int64) - np.repeat(out_start, freqs_s)
-            positions = pos[run_start + within]
-        self.parts = []
-        counts = np.bincount(r, minlength=len(terms))
-        post_off = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(counts, out=post_off[1:])
-        used = [terms[i] for i in ranked]
-        weights = freqs_s.astype(np.float32) * np.float32(self.boost)
-        if self.existence:
-            weights = np.full(len(freqs_s), self.boost, dtype=np.float32)
-        # Terms with no posting (cannot happen from the fast path) are dropped by keeping
-        # only rows with a posting.
-        has = counts[ranked] > 0
-        if not has.all():
-            keep_rows = np.flatnonzero(has)
-            used = [used[i] for i in keep_rows]
-            post_off = np.concatenate([[0], np.cumsum(counts[ranked][keep_rows])])
-        return FieldPostings(
-            terms=[t.encode("utf-8") for t in used],
-            post_off=post_off,
-            docs=docs_s,
-            freqs=freqs_s,
-            weights=weights,
-            positions=positions,
-        )
+        return lens, part
 
 
 def check_schema(schema: Any) -> None:
@@ -266,80 +249,246 @@ def check_schema(schema: Any) -> None:
             raise ValueError(f"field {name!r} has a separate spelling field")
 
 
+class _Analyser:
+    """Turns chunks of documents into postings parts (one per process, caches kept)."""
+
+    def __init__(self, schema: Any, keep: Sequence[str]) -> None:
+        indexed = [(n, f) for n, f in schema.items() if f.indexed and f.format is not None]
+        shared: dict[int, _Filters] = {}
+        self.builders = {n: _FieldBuilder(n, f, shared) for n, f in indexed}
+        self.scorable = {n for n, f in indexed if f.scorable}
+        self.stored_names = sorted(n for n, f in schema.items() if f.stored)
+        self.column_fields = {n: f for n, f in schema.items() if f.column_type}
+        self.keep = tuple(keep)
+        self._reported = dict.fromkeys(self.builders, 0)
+
+    def chunk(self, docs: list[dict[str, Any]], base: int) -> dict[str, Any]:
+        """Analyse docs (numbered from base); return a picklable part for _Collector."""
+        fields_out: dict[str, Any] = {}
+        lengths: dict[str, np.ndarray] = {}
+        for name, builder in self.builders.items():
+            lens, (tid, doc, freq, pos) = builder.add_chunk(base, [d.get(name) for d in docs])
+            terms = builder.analysis.terms
+            # Term ids are this process's: send the terms it has not reported yet.
+            new_terms = terms[self._reported[name] :]
+            self._reported[name] = len(terms)
+            fields_out[name] = (new_terms, tid, doc, freq, pos)
+            if name in self.scorable:
+                lengths[name] = lens
+        columns = {
+            name: [None if d.get(name) is None else f.to_column_value(d[name]) for d in docs]
+            for name, f in self.column_fields.items()
+        }
+        names, dumps, top = self.stored_names, pickle.dumps, pickle.HIGHEST_PROTOCOL
+        blobs = []
+        for d in docs:
+            sf = {n: d[n] for n in names if d.get(n) is not None}
+            blobs.append(dumps(sf, top) if sf else b"")
+        sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+        return {
+            "pid": os.getpid(),
+            "n": len(docs),
+            "fields": fields_out,
+            "lengths": lengths,
+            "columns": columns,
+            "stored": (b"".join(blobs), sizes),
+            "keep": {k: [d.get(k) for d in docs] for k in self.keep},
+        }
+
+
+class _Collector:
+    """Gathers parts in document order and builds the segment's arrays."""
+
+    def __init__(self, schema: Any, keep: Sequence[str]) -> None:
+        indexed = [(n, f) for n, f in schema.items() if f.indexed and f.format is not None]
+        self.fields = dict(indexed)
+        self.scorable = {n for n, f in indexed if f.scorable}
+        self.column_fields = {n: f for n, f in schema.items() if f.column_type}
+        self.terms: dict[str, list[str]] = {n: [] for n in self.fields}
+        self.term_ids: dict[str, dict[str, int]] = {n: {} for n in self.fields}
+        self.maps: dict[tuple[int, str], list[int]] = {}
+        self.parts: dict[str, list[tuple[np.ndarray, ...]]] = {n: [] for n in self.fields}
+        self.lengths: dict[str, list[np.ndarray]] = {n: [] for n in self.scorable}
+        self.columns: dict[str, list[Any]] = {n: [] for n in self.column_fields}
+        self.stored: list[bytes] = []
+        self.stored_sizes: list[np.ndarray] = []
+        self.kept: dict[str, list[Any]] = {k: [] for k in keep}
+        self.count = 0
+
+    def add(self, part: dict[str, Any]) -> None:
+        pid = part["pid"]
+        for name, (new_terms, tid, doc, freq, pos) in part["fields"].items():
+            mapping = self.maps.setdefault((pid, name), [])
+            ids, terms = self.term_ids[name], self.terms[name]
+            for text in new_terms:
+                g = ids.get(text)
+                if g is None:
+                    g = ids[text] = len(terms)
+                    terms.append(text)
+                mapping.append(g)
+            gtid = np.asarray(mapping, dtype=np.int32)[tid] if len(tid) else tid
+            self.parts[name].append((gtid, doc, freq, pos))
+        for name, lens in part["lengths"].items():
+            self.lengths[name].append(lens)
+        for name, values in part["columns"].items():
+            self.columns[name] += values
+        blob, sizes = part["stored"]
+        self.stored.append(blob)
+        self.stored_sizes.append(sizes)
+        for key, values in part["keep"].items():
+            self.kept[key] += values
+        self.count += part["n"]
+
+    def field_postings(self, name: str) -> FieldPostings:
+        """Return one field's postings, terms in byte order (then forget its parts)."""
+        parts, self.parts[name] = self.parts[name], []
+        field = self.fields[name]
+        fmt = field.format
+        return _postings(
+            self.terms[name],
+            parts,
+            positional=type(fmt) is Positions,
+            existence=type(fmt) is Existence,
+            boost=float(fmt.field_boost),
+        )
+
+
+def _postings(
+    terms: list[str],
+    parts: list[tuple[np.ndarray, ...]],
+    *,
+    positional: bool,
+    existence: bool,
+    boost: float,
+) -> FieldPostings:
+    # Whoosh orders terms by their UTF-8 bytes, which is code point order.
+    ranked = sorted(range(len(terms)), key=terms.__getitem__)
+    rank = np.empty(len(terms), dtype=np.int32)
+    rank[ranked] = np.arange(len(terms), dtype=np.int32)
+    tid = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+    docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+    freqs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    r = rank[tid]
+    # Parts hold ascending documents, so a stable sort by term gives (term, doc) order.
+    order = np.argsort(r, kind="stable")
+    r, docs_s, freqs_s = r[order], docs[order], freqs[order]
+    positions = None
+    if positional:
+        pos = np.concatenate([p[3] for p in parts]) if parts else _NO_POS
+        run_start = np.repeat(_exclusive_sum(freqs)[order], freqs_s)
+        within = np.arange(len(pos), dtype=np.int64) - np.repeat(_exclusive_sum(freqs_s), freqs_s)
+        positions = pos[run_start + within]
+    counts = np.bincount(r, minlength=len(terms))  # postings per term, in byte order
+    # A term learnt from a document that then had no posting for it cannot happen on the fast
+    # path; the slow path may: keep only terms with postings.
+    keep_rows = np.flatnonzero(counts > 0)
+    post_off = np.zeros(len(keep_rows) + 1, dtype=np.int64)
+    np.cumsum(counts[keep_rows], out=post_off[1:])
+    if existence:
+        weights = np.full(len(freqs_s), boost, dtype=np.float32)
+    else:
+        weights = freqs_s.astype(np.float32) * np.float32(boost)
+    return FieldPostings(
+        terms=[terms[ranked[i]].encode("utf-8") for i in keep_rows.tolist()],
+        post_off=post_off,
+        docs=docs_s,
+        freqs=freqs_s,
+        weights=weights,
+        positions=positions,
+    )
+
+
+# The job a forked worker reads (set before the pool forks; the children inherit it).
+_JOB: tuple[Sequence[Any], Callable[[Any], dict[str, Any]], Any, tuple[str, ...]] | None = None
+_WORKER: _Analyser | None = None
+
+
+def _work(span: tuple[int, int]) -> dict[str, Any]:
+    global _WORKER
+    assert _JOB is not None
+    items, to_doc, schema, keep = _JOB
+    if _WORKER is None:
+        _WORKER = _Analyser(schema, keep)
+    start, end = span
+    return _WORKER.chunk([to_doc(x) for x in items[start:end]], start)
+
+
+def _identity(doc: Any) -> dict[str, Any]:
+    return doc  # type: ignore[no-any-return]
+
+
 def write_segment(
     ix: Any,
-    docs: Iterable[dict[str, Any]],
-    total: int,
+    items: Sequence[Any],
+    to_doc: Callable[[Any], dict[str, Any]] = _identity,
+    *,
+    workers: int = 1,
+    keep: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
-) -> Any:
-    """Write documents (Whoosh field dicts) as one new columnar segment; commit the TOC.
+) -> dict[str, list[Any]]:
+    """Write items, as Whoosh field dicts (to_doc(item)), as one new columnar segment.
 
-    The index's existing segments are kept; the new segment is added after them.
+    Commits a TOC with the index's existing segments and the new one after them. With
+    workers > 1, forked processes analyse chunks of documents while this one gathers them.
+    Returns the values of the `keep` fields of every document, in order.
     """
+    global _JOB
     schema = ix.schema
     check_schema(schema)
     storage = ix.storage
-    codec = ColumnarCodec()
-    segment = codec.new_segment(storage, ix.indexname)
-    indexed = [(n, f) for n, f in schema.items() if f.indexed and f.format is not None]
-    builders = {n: _FieldBuilder(n, f) for n, f in indexed}
-    scorable = {n for n, f in indexed if f.scorable}
-    stored_names = sorted(n for n, f in schema.items() if f.stored)
-    column_fields = {n: f for n, f in schema.items() if f.column_type}
-    length_parts: dict[str, list[np.ndarray]] = {n: [] for n in scorable}
-    column_values: dict[str, list[Any]] = {n: [] for n in column_fields}
-    stored: list[bytes] = []
-    dumps = pickle.dumps
-    count = 0
-    chunk: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        nonlocal count
-        for name, builder in builders.items():
-            lens = builder.add_chunk(count, [d.get(name) for d in chunk])
-            if name in scorable:
-                length_parts[name].append(lens)
-        for name, field in column_fields.items():
-            column_values[name] += [
-                None if d.get(name) is None else field.to_column_value(d[name]) for d in chunk
-            ]
-        for d in chunk:
-            sf = {n: d[n] for n in stored_names if d.get(n) is not None}
-            stored.append(dumps(sf, pickle.HIGHEST_PROTOCOL) if sf else b"")
-        count += len(chunk)
-        chunk.clear()
-        if progress is not None:
-            progress(count)
-
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) >= CHUNK_DOCS:
-            flush()
-    if chunk:
-        flush()
-    lengths = {
-        n: np.concatenate(p) if p else np.zeros(0, np.int64) for n, p in length_parts.items()
-    }
-    lengths = {n: a for n, a in lengths.items() if a.any()}
-    cols = {}
-    for name, field in column_fields.items():
-        values = column_values[name]
-        if any(v is not None for v in values):
-            default = field.column_type.default_value()
-            fast = numeric_column_bytes(
-                field.column_type, np.array([default if v is None else v for v in values])
-            )
-            cols[name] = (
-                fast if fast is not None else column_bytes(field.column_type, values, count)
-            )
-    write_perdoc(segment_path(storage, segment, PERDOC_EXT), count, stored, lengths, cols)
-    stored.clear()
-    fields = {n: b.finish() for n, b in builders.items()}
-    write_terms(segment_path(storage, segment, TERMS_EXT), fields, lengths)
-    segment.set_doc_count(count)
+    segment = ColumnarCodec().new_segment(storage, ix.indexname)
+    collector = _Collector(schema, keep)
+    spans = [(a, min(a + CHUNK_DOCS, len(items))) for a in range(0, len(items), CHUNK_DOCS)]
+    if workers > 1 and len(spans) > 1:
+        _JOB = (items, to_doc, schema, tuple(keep))
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for part in pool.imap(_work, spans):
+                    collector.add(part)
+                    if progress is not None:
+                        progress(collector.count)
+        finally:
+            _JOB = None
+    else:
+        analyser = _Analyser(schema, keep)
+        for start, end in spans:
+            collector.add(analyser.chunk([to_doc(x) for x in items[start:end]], start))
+            if progress is not None:
+                progress(collector.count)
+    _write_files(storage, segment, collector)
     toc = ix._read_toc()
     segments = [*toc.segments, segment]
     generation = toc.generation + 1
     TOC(schema, segments, generation).write(storage, ix.indexname)
     clean_files(storage, ix.indexname, generation, segments)
-    return segment
+    return collector.kept
+
+
+def _write_files(storage: Any, segment: Any, collector: _Collector) -> None:
+    count = collector.count
+    lengths = {n: np.concatenate(p) for n, p in collector.lengths.items() if p}
+    lengths = {n: a for n, a in lengths.items() if a.any()}
+    cols = {}
+    for name, field in collector.column_fields.items():
+        values = collector.columns[name]
+        if any(v is not None for v in values):
+            default = field.column_type.default_value()
+            fast = numeric_column_bytes(
+                field.column_type, np.array([default if v is None else v for v in values])
+            )
+            if fast is None:
+                fast = column_bytes(field.column_type, values, count)
+            cols[name] = fast
+    sizes = np.concatenate(collector.stored_sizes) if collector.stored_sizes else None
+    write_perdoc(
+        segment_path(storage, segment, PERDOC_EXT),
+        count,
+        b"".join(collector.stored),
+        sizes,
+        lengths,
+        cols,
+    )
+    collector.stored.clear()
+    fields = {n: collector.field_postings(n) for n in collector.fields}
+    write_terms(segment_path(storage, segment, TERMS_EXT), fields, lengths)
+    segment.set_doc_count(count)

@@ -129,20 +129,19 @@ def write_terms(path: Path, fields: dict[str, FieldPostings], lengths: dict[str,
 def write_perdoc(
     path: Path,
     doc_count: int,
-    stored: list[bytes],
+    stored_blob: bytes,
+    stored_sizes: np.ndarray | None,
     lengths: dict[str, np.ndarray],
     columns: dict[str, bytes],
 ) -> None:
-    """Write the per-document file: pickled stored dicts, length codes, column bytes."""
+    """Write the per-document file: pickled stored dicts (back to back, with their sizes),
+    length codes, column bytes."""
     stored_off = np.zeros(doc_count + 1, dtype=np.int64)
-    if stored:
-        np.cumsum(
-            np.fromiter(map(len, stored), dtype=np.int64, count=len(stored)),
-            out=stored_off[1 : len(stored) + 1],
-        )
-        stored_off[len(stored) + 1 :] = stored_off[len(stored)]
+    if stored_sizes is not None and len(stored_sizes):
+        np.cumsum(stored_sizes, out=stored_off[1 : len(stored_sizes) + 1])
+        stored_off[len(stored_sizes) + 1 :] = stored_off[len(stored_sizes)]
     arrays: dict[str, np.ndarray] = {
-        "stored_blob": np.frombuffer(b"".join(stored), dtype=np.uint8),
+        "stored_blob": np.frombuffer(stored_blob, dtype=np.uint8),
         "stored_off": stored_off,
     }
     stats: dict[str, list[int]] = {}
