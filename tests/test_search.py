@@ -220,22 +220,21 @@ def test_tags_with_commas_filter_and_count_exactly(tmp_path: Any) -> None:
 def test_phrase_matching_agrees_with_whoosh(service: Any, words: list[str], slop: int) -> None:
     from whoosh import query
 
-    state = service._state()
-    searcher = service._searcher(state)
+    ev = service.evaluator(service.generation())
     q = query.Phrase("body", words, slop=slop)
-    ours = service._phrase_mask(state, searcher, q)
-    assert (ours == service._matched(state, searcher, q)).all()
+    ours = ev.phrase_mask(q)
+    assert (ours == ev.matched(q)).all()
 
 
 def test_scores_match_whoosh_bm25f(service: Any) -> None:
     from searchapp.query import parse_query
 
-    state = service._state()
-    searcher = service._searcher(state)
+    ev = service.evaluator(service.generation())
+    searcher = ev.searcher
     for text in ["trade", "coffee OR gold", "title:gold body:london"]:
         q = parse_query(text, searcher.schema, searcher.reader())
         theirs = {d: round(s, 6) for s, d in searcher.search(q, limit=None).top_n}
-        _mask, scores = service._eval(state, searcher, q)
+        _mask, scores = ev.evaluate(q)
         assert {d: round(float(scores[d]), 6) for d in theirs} == theirs
 
 
