@@ -116,6 +116,9 @@ class Report:
 
 SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
+# Defaults of a request; Settings and the CLI use these same values.
+DEFAULT_PER_PAGE = 10
+DEFAULT_FACET_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class SearchRequest:
 
     q: str = ""
     page: int = 1
-    per_page: int = 10
+    per_page: int = DEFAULT_PER_PAGE
     sort: str = "relevance"
     # One field per facetspec.TERM_FACETS row (its name), values OR-ed within the facet.
     section: tuple[str, ...] = ()
@@ -133,7 +136,7 @@ class SearchRequest:
     place: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
-    facet_limit: int = 10
+    facet_limit: int = DEFAULT_FACET_LIMIT
     like: str | None = None
     snippets: bool = True
 
