@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -47,7 +47,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-def _fail(exc: SearchAppError) -> None:
+def _fail(exc: SearchAppError) -> NoReturn:
     """Turn a core error into an exit code with a sentence: 2 for bad queries, else 1."""
     if isinstance(exc, QueryError):
         raise BadInput(str(exc)) from exc
@@ -158,7 +158,6 @@ def index(
     except SearchAppError as exc:
         progress.close()
         _fail(exc)
-        return
     progress.close()
     for problem in report.skipped:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
@@ -326,7 +325,6 @@ def search(
         result = service.search(req)
     except SearchAppError as exc:
         _fail(exc)
-        return
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -345,6 +343,16 @@ def search_main() -> None:
 # -- suggest, stats, serve ------------------------------------------------------------------
 
 
+def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call one SearchService method; a core error becomes its exit code and sentence."""
+    from searchapp.search import SearchService
+
+    try:
+        return getattr(SearchService(index_dir), method)(*args, **kwargs)
+    except SearchAppError as exc:
+        _fail(exc)
+
+
 @main.command()
 @click.argument("prefix")
 @index_option
@@ -352,13 +360,7 @@ def search_main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
     """Suggest completions of PREFIX from persons, topics and titles."""
-    from searchapp.search import SearchService
-
-    try:
-        items = SearchService(index_dir).suggest(prefix, limit=limit)
-    except SearchAppError as exc:
-        _fail(exc)
-        return
+    items = _ask(index_dir, "suggest", prefix, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -371,13 +373,7 @@ def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def stats(index_dir: Path, fmt: str) -> None:
     """Show what the index holds."""
-    from searchapp.search import SearchService
-
-    try:
-        data = SearchService(index_dir).stats()
-    except SearchAppError as exc:
-        _fail(exc)
-        return
+    data = _ask(index_dir, "stats")
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
