@@ -27,7 +27,7 @@ import numpy as np
 from searchapp import browse, results, store
 from searchapp.errors import NoIndexError, NotFoundError, QueryError
 from searchapp.evaluator import TIME_LIMIT, Deadline, Evaluator
-from searchapp.facets import FacetData
+from searchapp.facets import FacetData, forget_generation
 from searchapp.generation import DAMAGE, TERM_CACHE_SIZE, Generation, article_from_stored
 from searchapp.models import MAX_PER_PAGE, SORTS, Article, SearchPage, SearchRequest
 from searchapp.query import parse_bound, parse_query
@@ -88,8 +88,6 @@ class SearchService:
             self._current = fresh
             if current is not None and current.gen != fresh.gen:
                 # A long-running server must not keep every generation's arrays forever.
-                from searchapp.facets import forget_generation
-
                 forget_generation(current.gen)
             return fresh
 
