@@ -21,7 +21,7 @@ from whoosh import query
 from searchapp import scoring
 from searchapp.errors import QueryError
 from searchapp.generation import Generation
-from searchapp.postings import chained, leaf_positions, raw_postings
+from searchapp.postings import chained, leaf_positions, phrase_docs, raw_postings
 from searchapp.query import _is_null
 
 # Seconds one search may spend evaluating its query before it is refused.
@@ -198,9 +198,13 @@ class Evaluator:
             wanted = np.flatnonzero(cand[offset : offset + reader.doc_count_all()])
             if not len(wanted):
                 continue
+            matchers = [raw_postings(reader, q.fieldname, field.to_bytes(w)) for w in q.words]
+            found = phrase_docs(matchers, wanted, q.slop)  # columnar segments: numpy only
+            if found is not None:
+                mask[offset + found] = True
+                continue
             per_word = []
-            for word in q.words:
-                matcher = raw_postings(reader, q.fieldname, field.to_bytes(word))
+            for matcher in matchers:
                 if not hasattr(matcher, "_read_values"):
                     return self.matched(q)
                 per_word.append(leaf_positions(matcher, field.format, wanted))

@@ -138,6 +138,47 @@ def _columnar_positions(matcher: ColumnarMatcher, wanted: np.ndarray) -> dict[in
     }
 
 
+def phrase_docs(matchers: list[Any], wanted: np.ndarray, slop: int) -> np.ndarray | None:
+    """Return the wanted documents where the words occur in order (as chained() decides),
+    computed over whole position arrays; None unless every matcher is a columnar one."""
+    if not matchers or not all(isinstance(m, ColumnarMatcher) for m in matchers):
+        return None
+    ends: np.ndarray | None = None
+    for m in matchers:
+        keys = _position_keys(m, wanted)
+        if ends is not None:
+            # A position continues the chain if an end lies 1..slop positions before it.
+            ok = np.zeros(len(keys), dtype=bool)
+            for delta in range(1, max(1, slop) + 1):
+                probe = keys - delta
+                at = np.searchsorted(ends, probe)
+                at[at == len(ends)] = 0
+                ok |= ends[at] == probe
+            keys = keys[ok]
+        ends = keys
+        if not len(ends):
+            break
+    assert ends is not None
+    return np.unique(ends >> 32)
+
+
+def _position_keys(matcher: ColumnarMatcher, wanted: np.ndarray) -> np.ndarray:
+    """Return sorted doc << 32 | position keys of a term's positions in the wanted docs."""
+    tr, row = matcher._tr, matcher._row
+    docs, freqs, _weights = tr.slices(row)
+    idx = np.searchsorted(docs, wanted)
+    valid = idx < len(docs)
+    hit = idx[valid][docs[idx[valid]] == wanted[valid]]
+    counts = freqs[hit].astype(np.int64)
+    starts = np.zeros(len(freqs) + 1, dtype=np.int64)
+    np.cumsum(freqs, out=starts[1:])
+    first = starts[hit] + int(tr.pos_off[row])
+    run = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    gather = run + np.arange(int(counts.sum()), dtype=np.int64)
+    doc_of = np.repeat(docs[hit].astype(np.int64), counts)
+    return (doc_of << 32) | tr.positions[gather].astype(np.int64)
+
+
 def chained(positions: list[list[int]], slop: int) -> bool:
     """Say whether the words occur in order, each within slop positions of the one before."""
     ends = set(positions[0])

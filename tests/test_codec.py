@@ -192,14 +192,45 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
 
 def test_our_bm25f_matches_whoosh_over_columnar(services: tuple[Any, Any]) -> None:
     _w3, col = services
-    state = col._state()
-    searcher = col._searcher(state)
+    ev = col.evaluator(col.generation())
+    searcher = ev.searcher
     for text in ["trade", "coffee OR gold", "title:gold body:london", "oil prices", "opec"]:
         q = parse_query(text, searcher.schema, searcher.reader())
-        theirs = dict((d, s) for s, d in searcher.search(q, limit=None).top_n)
-        _mask, scores = col._eval(state, searcher, q)
+        theirs = {d: s for s, d in searcher.search(q, limit=None).top_n}
+        _mask, scores = ev.evaluate(q)
         assert theirs
         assert max(abs(float(scores[d]) - s) for d, s in theirs.items()) <= 1e-6
+
+
+@pytest.mark.parametrize(
+    ("words", "slop"),
+    [
+        (["trade", "deficit"], 1),
+        (["deficit", "trade"], 1),
+        (["trade", "deficit"], 3),
+        (["oil", "price", "rise"], 2),
+        (["bank", "england"], 1),
+        (["u.s", "trade", "deficit"], 1),
+    ],
+)
+def test_columnar_phrases_agree_with_whoosh(
+    services: tuple[Any, Any], words: list[str], slop: int
+) -> None:
+    """The numpy phrase check over position arrays = Whoosh's own span matcher."""
+    from whoosh import query
+
+    from searchapp.postings import phrase_docs, raw_postings
+
+    _w3, col = services
+    ev = col.evaluator(col.generation())
+    q = query.Phrase("body", words, slop=slop)
+    reader = ev.searcher.reader()
+    matchers = [
+        raw_postings(reader, "body", w.encode()) for w in words if (("body", w.encode()) in reader)
+    ]
+    assert phrase_docs(matchers, np.arange(reader.doc_count_all()), slop) is not None
+    ours = ev.phrase_mask(q)
+    assert (ours == ev.matched(q)).all()
 
 
 @pytest.mark.parametrize(
@@ -479,3 +510,29 @@ def test_forked_workers_write_the_same_segment(
     assert kept["id"] == [d["id"] for d in docs]
     with pair[0].reader() as a, ix.reader() as b:
         _same_index(a, b)
+
+
+def test_fuzzy_expansion_is_whoosh_damerau_levenshtein(pair: tuple[Any, Any]) -> None:
+    """The numpy edit-distance expansion = Whoosh's damerau_levenshtein (what its multi-segment
+    reader uses; a one-segment reader's DFA forgets transpositions, see test_whoosh_bugs.py),
+    so it is a superset of the one-segment expansion."""
+    import random
+
+    from whoosh.support.levenshtein import damerau_levenshtein
+
+    w3, col = pair
+    with w3.reader() as a, col.reader() as b:
+        terms = [t.decode("utf-8") for t in a.lexicon("body")]
+        sample = [*random.Random(7).sample(terms, 12), "oil", "kremlin", "44.5", "x"]
+        for text in sample:
+            for maxdist, prefix in [(1, 0), (2, 0), (2, 1), (1, 2)]:
+                expected = {
+                    t
+                    for t in terms
+                    if t.startswith(text[:prefix]) and damerau_levenshtein(t, text) <= maxdist
+                }
+                ours = set(b.terms_within("body", text, maxdist, prefix))
+                assert ours == expected, (text, maxdist, prefix)
+                if prefix <= len(text):  # Whoosh's DFA raises IndexError otherwise
+                    assert set(a.terms_within("body", text, maxdist, prefix)) <= ours
+        assert {"ali", "iot"} <= set(b.terms_within("body", "oil", 2, 0))  # transpositions

@@ -26,7 +26,11 @@ from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.structfile import StructFile
 from whoosh.formats import Positions
 
-from searchapp.codec.reading import ColumnarPerDocReader, ColumnarTermsReader
+from searchapp.codec.reading import (
+    ColumnarAutomata,
+    ColumnarPerDocReader,
+    ColumnarTermsReader,
+)
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
 
@@ -48,6 +52,9 @@ class ColumnarCodec(base.Codec):
         self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None
     ) -> Any:
         raise NotImplementedError("the columnar codec reads postings through its terms reader")
+
+    def automata(self, storage: Any = None, segment: Any = None) -> ColumnarAutomata:
+        return ColumnarAutomata()
 
     def terms_reader(self, storage: Any, segment: Any) -> ColumnarTermsReader:
         return ColumnarTermsReader(storage, segment)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 from bisect import bisect_left
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -231,6 +232,63 @@ class ColumnarCursor(base.FieldCursor):
     def term_info(self) -> Any:
         return self._tr._info(self._i) if self._i < self._hi else None
 
+    def within(self, uterm: str, maxdist: int, prefix: int = 0) -> list[str]:
+        """Return this field's terms within maxdist edits of uterm, the first prefix
+        characters equal (what Whoosh's Levenshtein automaton accepts)."""
+        table, lo, hi = self._tr._table, self._lo, self._hi
+        head = uterm[:prefix].encode("utf-8")
+        if head:
+            # UTF-8 never holds 0xFF: every term starting with head sorts before head+0xFF.
+            lo = bisect_left(table, head, lo, hi)
+            hi = bisect_left(table, head + b"\xff", lo, hi)
+        size = len(uterm)
+        words = [table[i].decode("utf-8") for i in range(lo, hi)]
+        words = [w for w in words if abs(len(w) - size) <= maxdist]
+        tails = [w[prefix:] for w in words]
+        ok = levenshtein_within(tails, uterm[prefix:], maxdist)
+        return [w for w, good in zip(words, ok.tolist(), strict=True) if good]
+
+
+class ColumnarAutomata(base.Automata):
+    """Fuzzy term expansion over a columnar field: numpy edit distances, no DFA walk."""
+
+    def terms_within(self, fieldcur: Any, uterm: str, maxdist: int, prefix: int = 0) -> Any:
+        if not isinstance(fieldcur, ColumnarCursor):
+            return super().terms_within(fieldcur, uterm, maxdist, prefix)
+        return fieldcur.within(uterm, maxdist, prefix)
+
+
+def levenshtein_within(words: list[str], target: str, maxdist: int) -> np.ndarray:
+    """Return a mask of the words within maxdist edits of target, one numpy row per word.
+
+    Edits are insertions, deletions, substitutions and transpositions of two adjacent
+    characters (optimal string alignment): whoosh.support.levenshtein.damerau_levenshtein,
+    which Whoosh's multi-segment reader uses (its one-segment DFA forgets transpositions).
+    """
+    if not words:
+        return np.zeros(0, dtype=bool)
+    width = max(1, max(map(len, words)))
+    grid = np.array(words, dtype=f"<U{width}").view(np.uint32).reshape(len(words), width)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    # prev[:, j] = distance between target[:i] and word[:j], for every word at once.
+    prev = np.broadcast_to(np.arange(width + 1), (len(words), width + 1)).copy()
+    before = prev
+    codes = [ord(ch) for ch in target]
+    for i, code in enumerate(codes, 1):
+        cur = np.empty_like(prev)
+        cur[:, 0] = i
+        differ = grid != code
+        swap = (grid[:, :-1] == code) & (grid[:, 1:] == codes[i - 2]) if i > 1 else None
+        for j in range(1, width + 1):
+            best = np.minimum(prev[:, j] + 1, cur[:, j - 1] + 1)
+            best = np.minimum(best, prev[:, j - 1] + differ[:, j - 1])
+            if swap is not None and j > 1:
+                # target[i-2:i] == word[j-1], word[j-2] reversed: one transposition
+                best = np.where(swap[:, j - 2], np.minimum(best, before[:, j - 2] + 1), best)
+            cur[:, j] = best
+        before, prev = prev, cur
+    return prev[np.arange(len(words)), lengths] <= maxdist
+
 
 class ColumnarMatcher(Matcher):
     """A term's postings as arrays, through Whoosh's Matcher interface."""
@@ -245,16 +303,16 @@ class ColumnarMatcher(Matcher):
         position: int = 0,
     ) -> None:
         self._tr, self._row, self._format, self._term, self._scorer = tr, row, format_, term, scorer
-        docs, freqs, weights = tr.slices(row)
-        self._ids: list[int] = docs.tolist()
+        _docs, freqs, weights = tr.slices(row)
         self._freqs = freqs
         self._weights = weights
         self._i = position
         self._posstart: np.ndarray | None = None
 
-    # searchapp.search checks this attribute before reading positions in bulk
-    def _read_values(self) -> None:
-        pass
+    @cached_property
+    def _ids(self) -> list[int]:
+        # A Python list only when Whoosh steps through the matcher; postings.py slices arrays.
+        return self._tr.slices(self._row)[0].tolist()  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<ColumnarMatcher {self._term!r}>"
