@@ -155,6 +155,9 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, An
         "seconds": wall,
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
         "tree_rss_mb": round(peak_tree / MB, 1),
+        # CPU seconds of the child and its waited-for descendants: on a shared machine this
+        # moves far less than wall time with the load.
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "output": "".join(out_err).strip(),
     }
 
@@ -222,6 +225,8 @@ def bench_index(corpus: Path, index: Path, n_files: int) -> dict[str, Any]:
         "stories_per_s": round(n_files / full["seconds"]),
         "max_rss_mb": full["max_rss_mb"],
         "tree_rss_mb": full["tree_rss_mb"],
+        "cpu_s": full["cpu_s"],
+        "load_before": os.getloadavg()[0],
         "index_mb": round(dir_bytes(index) / MB, 1),
         "summary": full["output"],
     }

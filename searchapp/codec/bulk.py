@@ -38,6 +38,7 @@ from searchapp.codec import (
     numeric_column_bytes,
     segment_path,
 )
+from searchapp.codec.container import Spool
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
 # Filters that map one token to one token (or drop it) with no state across tokens: their
@@ -299,7 +300,7 @@ class _Analyser:
 class _Collector:
     """Gathers parts in document order and builds the segment's arrays."""
 
-    def __init__(self, schema: Any, keep: Sequence[str]) -> None:
+    def __init__(self, schema: Any, keep: Sequence[str], folder: str) -> None:
         indexed = [(n, f) for n, f in schema.items() if f.indexed and f.format is not None]
         self.fields = dict(indexed)
         self.scorable = {n for n, f in indexed if f.scorable}
@@ -310,7 +311,7 @@ class _Collector:
         self.parts: dict[str, list[tuple[np.ndarray, ...]]] = {n: [] for n in self.fields}
         self.lengths: dict[str, list[np.ndarray]] = {n: [] for n in self.scorable}
         self.columns: dict[str, list[Any]] = {n: [] for n in self.column_fields}
-        self.stored: list[bytes] = []
+        self.stored = Spool(folder)
         self.stored_sizes: list[np.ndarray] = []
         self.kept: dict[str, list[Any]] = {k: [] for k in keep}
         self.count = 0
@@ -333,7 +334,7 @@ class _Collector:
         for name, values in part["columns"].items():
             self.columns[name] += values
         blob, sizes = part["stored"]
-        self.stored.append(blob)
+        self.stored.write(blob)
         self.stored_sizes.append(sizes)
         for key, values in part["keep"].items():
             self.kept[key] += values
@@ -437,7 +438,7 @@ def write_segment(
     check_schema(schema)
     storage = ix.storage
     segment = ColumnarCodec().new_segment(storage, ix.indexname)
-    collector = _Collector(schema, keep)
+    collector = _Collector(schema, keep, storage.folder)
     spans = [(a, min(a + CHUNK_DOCS, len(items))) for a in range(0, len(items), CHUNK_DOCS)]
     if workers > 1 and len(spans) > 1:
         _JOB = (items, to_doc, schema, tuple(keep))
@@ -480,15 +481,11 @@ def _write_files(storage: Any, segment: Any, collector: _Collector) -> None:
                 fast = column_bytes(field.column_type, values, count)
             cols[name] = fast
     sizes = np.concatenate(collector.stored_sizes) if collector.stored_sizes else None
-    write_perdoc(
-        segment_path(storage, segment, PERDOC_EXT),
-        count,
-        b"".join(collector.stored),
-        sizes,
-        lengths,
-        cols,
-    )
-    collector.stored.clear()
+    try:
+        path = segment_path(storage, segment, PERDOC_EXT)
+        write_perdoc(path, count, collector.stored, sizes, lengths, cols)
+    finally:
+        collector.stored.close()
     fields = {n: collector.field_postings(n) for n in collector.fields}
     write_terms(segment_path(storage, segment, TERMS_EXT), fields, lengths)
     segment.set_doc_count(count)

@@ -13,7 +13,9 @@ import json
 import mmap
 import os
 import struct
+import tempfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,30 +33,64 @@ class DamagedFile(OSError):
     """
 
 
-def write_container(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+class Spool:
+    """A byte array built in an anonymous temporary file (stored fields at 200k stories are
+    hundreds of MB the writer need not hold); write_container copies it in."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self._fh = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed in close()
+        self.size = 0
+        self.crc = 0
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self.size += len(data)
+        self.crc = zlib.crc32(data, self.crc)
+
+    def copy_to(self, out: Any) -> None:
+        self._fh.flush()
+        self._fh.seek(0)
+        while chunk := self._fh.read(1 << 22):
+            out.write(chunk)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_container(
+    path: Path, arrays: Mapping[str, np.ndarray | Spool], meta: dict[str, Any]
+) -> None:
     """Write arrays and meta to path (a new file; the caller fsyncs the generation)."""
     entries: dict[str, list[Any]] = {}
-    blobs: list[tuple[int, memoryview]] = []
+    blobs: list[tuple[int, memoryview | Spool]] = []
     offset = 0
-    for name, arr in arrays.items():
-        arr = np.ascontiguousarray(arr)
+    for name, value in arrays.items():
+        if isinstance(value, Spool):
+            entries[name] = [offset, "|u1", value.size, value.crc]
+            blobs.append((offset, value))
+            offset += (value.size + _ALIGN - 1) // _ALIGN * _ALIGN
+            continue
+        arr = np.ascontiguousarray(value)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
-        data = memoryview(cast(Any, arr)).cast("B")
-        entries[name] = [offset, arr.dtype.str, int(arr.size), zlib.crc32(data)]
-        blobs.append((offset, data))
-        offset += (len(data) + _ALIGN - 1) // _ALIGN * _ALIGN
+        view = memoryview(cast(Any, arr)).cast("B")
+        entries[name] = [offset, arr.dtype.str, int(arr.size), zlib.crc32(view)]
+        blobs.append((offset, view))
+        offset += (len(view) + _ALIGN - 1) // _ALIGN * _ALIGN
     header = json.dumps({"arrays": entries, "meta": meta}, ensure_ascii=False).encode("utf-8")
     start = len(MAGIC) + 4 + len(header)
     start = (start + _ALIGN - 1) // _ALIGN * _ALIGN
     with open(path, "wb") as fh:
         fh.write(MAGIC + struct.pack("<I", len(header)) + header)
         fh.write(b"\0" * (start - fh.tell()))
-        for off, data in blobs:
+        for off, blob in blobs:
             pad = start + off - fh.tell()
             if pad:
                 fh.write(b"\0" * pad)
-            fh.write(data)
+            if isinstance(blob, Spool):
+                blob.copy_to(fh)
+            else:
+                fh.write(blob)
 
 
 class Container:

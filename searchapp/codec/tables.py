@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from whoosh.util.numeric import byte_to_length
 
-from searchapp.codec.container import write_container
+from searchapp.codec.container import Spool, write_container
 
 TERMS_EXT = ".sat"
 PERDOC_EXT = ".sad"
@@ -129,7 +129,7 @@ def write_terms(path: Path, fields: dict[str, FieldPostings], lengths: dict[str,
 def write_perdoc(
     path: Path,
     doc_count: int,
-    stored_blob: bytes,
+    stored_blob: bytes | Spool,
     stored_sizes: np.ndarray | None,
     lengths: dict[str, np.ndarray],
     columns: dict[str, bytes],
@@ -140,8 +140,9 @@ def write_perdoc(
     if stored_sizes is not None and len(stored_sizes):
         np.cumsum(stored_sizes, out=stored_off[1 : len(stored_sizes) + 1])
         stored_off[len(stored_sizes) + 1 :] = stored_off[len(stored_sizes)]
-    arrays: dict[str, np.ndarray] = {
-        "stored_blob": np.frombuffer(stored_blob, dtype=np.uint8),
+    blob = stored_blob if isinstance(stored_blob, Spool) else np.frombuffer(stored_blob, np.uint8)
+    arrays: dict[str, np.ndarray | Spool] = {
+        "stored_blob": blob,
         "stored_off": stored_off,
     }
     stats: dict[str, list[int]] = {}
