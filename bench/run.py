@@ -226,7 +226,7 @@ def bench_index(corpus: Path, index: Path, n_files: int) -> dict[str, Any]:
         "max_rss_mb": full["max_rss_mb"],
         "tree_rss_mb": full["tree_rss_mb"],
         "cpu_s": full["cpu_s"],
-        "load_before": os.getloadavg()[0],
+        "load_1min_after": os.getloadavg()[0],
         "index_mb": round(dir_bytes(index) / MB, 1),
         "summary": full["output"],
     }

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,11 @@ class _Analysis:
     def term_ids(self, toks: list[str]) -> np.ndarray:
         """Return the term id of every raw token (-1 where the analyzer drops it)."""
         ids = self.ids
-        new = set(toks).difference(ids)
-        if new:
+        # One C-level dict lookup per token; only tokens never seen before (-2) go further.
+        tids = np.fromiter(map(ids.get, toks, repeat(-2)), dtype=np.int32, count=len(toks))
+        unseen = np.flatnonzero(tids == -2)
+        if len(unseen):
+            new = {toks[i] for i in unseen.tolist()}
             self._filters.learn(new)
             final, terms, term_of = self._filters.final, self.terms, self._final
             for raw in new:
@@ -134,7 +138,8 @@ class _Analysis:
                     tid = term_of[text] = len(terms)
                     terms.append(text)
                 ids[raw] = tid
-        return np.fromiter(map(ids.__getitem__, toks), dtype=np.int32, count=len(toks))
+            tids[unseen] = [ids[toks[i]] for i in unseen.tolist()]
+        return tids
 
     def raw_tokens(self, text: str) -> list[str]:
         if self.is_id:
