@@ -224,7 +224,6 @@ class ColumnarFieldWriter(base.FieldWriter):
             self._lengths[cur["name"]] = arr
 
     def close(self) -> None:
-        write_terms(
-            segment_path(self._storage, self._segment, TERMS_EXT), self._fields, self._lengths
-        )
+        path = segment_path(self._storage, self._segment, TERMS_EXT)
+        write_terms(path, sorted(self._fields.items()), self._lengths)
         self.is_closed = True

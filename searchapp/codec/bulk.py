@@ -371,22 +371,22 @@ def _postings(
     ranked = sorted(range(len(terms)), key=terms.__getitem__)
     rank = np.empty(len(terms), dtype=np.int32)
     rank[ranked] = np.arange(len(terms), dtype=np.int32)
-    tid = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
-    docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-    freqs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
-    r = rank[tid]
+    r = rank[np.concatenate([p[0] for p in parts])] if parts else np.zeros(0, np.int32)
+    counts = np.bincount(r, minlength=len(terms))  # postings per term, in byte order
     # Parts hold ascending documents, so a stable sort by term gives (term, doc) order.
     order = np.argsort(r, kind="stable")
-    r, docs_s, freqs_s = r[order], docs[order], freqs[order]
+    del r
+    docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+    docs_s = docs[order]
+    del docs
+    freqs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
+    freqs_s = freqs[order]
     positions = None
     if positional:
         pos = np.concatenate([p[3] for p in parts]) if parts else _NO_POS
-        run_start = np.repeat(_exclusive_sum(freqs)[order], freqs_s)
-        within = np.arange(len(pos), dtype=np.int64) - np.repeat(_exclusive_sum(freqs_s), freqs_s)
-        positions = pos[run_start + within]
-    counts = np.bincount(r, minlength=len(terms))  # postings per term, in byte order
-    # A term learnt from a document that then had no posting for it cannot happen on the fast
-    # path; the slow path may: keep only terms with postings.
+        parts.clear()
+        positions = _gather_runs(pos, freqs, order, freqs_s)
+    del freqs, order
     keep_rows = np.flatnonzero(counts > 0)
     post_off = np.zeros(len(keep_rows) + 1, dtype=np.int64)
     np.cumsum(counts[keep_rows], out=post_off[1:])
@@ -402,6 +402,31 @@ def _postings(
         weights=weights,
         positions=positions,
     )
+
+
+def _gather_runs(
+    pos: np.ndarray, freqs: np.ndarray, order: np.ndarray, freqs_s: np.ndarray
+) -> np.ndarray:
+    """Reorder runs of positions (run i has freqs[i] values) into the postings' new order,
+    a block of postings at a time so the index arrays stay small."""
+    dtype = np.int32 if len(pos) < 2**31 else np.int64
+    starts = np.zeros(len(freqs), dtype=dtype)
+    if len(freqs) > 1:
+        np.cumsum(freqs[:-1], out=starts[1:])
+    out = np.empty(len(pos), dtype=np.int32)
+    block = 1 << 20
+    done = 0
+    for a in range(0, len(order), block):
+        f = freqs_s[a : a + block]
+        local = np.zeros(len(f), dtype=dtype)
+        if len(f) > 1:
+            np.cumsum(f[:-1], out=local[1:])
+        total = int(local[-1] + f[-1]) if len(f) else 0
+        idx = np.repeat(starts[order[a : a + block]] - local, f)
+        idx += np.arange(total, dtype=dtype)
+        out[done : done + total] = pos[idx]
+        done += total
+    return out
 
 
 # The job a forked worker reads (set before the pool forks; the children inherit it).
@@ -491,6 +516,6 @@ def _write_files(storage: Any, segment: Any, collector: _Collector) -> None:
         write_perdoc(path, count, collector.stored, sizes, lengths, cols)
     finally:
         collector.stored.close()
-    fields = {n: collector.field_postings(n) for n in collector.fields}
+    fields = ((n, collector.field_postings(n)) for n in sorted(collector.fields))
     write_terms(segment_path(storage, segment, TERMS_EXT), fields, lengths)
     segment.set_doc_count(count)

@@ -34,18 +34,27 @@ class DamagedFile(OSError):
 
 
 class Spool:
-    """A byte array built in an anonymous temporary file (stored fields at 200k stories are
-    hundreds of MB the writer need not hold); write_container copies it in."""
+    """An array built in an anonymous temporary file (stored fields and postings at 200k
+    stories are hundreds of MB the writer need not hold); write_container copies it in."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], dtype: Any = np.uint8) -> None:
         self._fh = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed in close()
-        self.size = 0
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self.size = 0  # bytes
         self.crc = 0
 
-    def write(self, data: bytes) -> None:
+    @property
+    def count(self) -> int:
+        return self.size // self.dtype.itemsize
+
+    def write(self, data: bytes | memoryview) -> None:
         self._fh.write(data)
         self.size += len(data)
         self.crc = zlib.crc32(data, self.crc)
+
+    def write_array(self, arr: np.ndarray) -> None:
+        view = memoryview(cast(Any, np.ascontiguousarray(arr, dtype=self.dtype))).cast("B")
+        self.write(view)
 
     def copy_to(self, out: Any) -> None:
         self._fh.flush()
@@ -66,7 +75,7 @@ def write_container(
     offset = 0
     for name, value in arrays.items():
         if isinstance(value, Spool):
-            entries[name] = [offset, "|u1", value.size, value.crc]
+            entries[name] = [offset, value.dtype.str, value.count, value.crc]
             blobs.append((offset, value))
             offset += (value.size + _ALIGN - 1) // _ALIGN * _ALIGN
             continue

@@ -17,6 +17,7 @@ A segment is two container files (container.py), named after the Whoosh segment 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,71 +60,93 @@ def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
-def write_terms(path: Path, fields: dict[str, FieldPostings], lengths: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
-    """Write the terms-and-postings file; lengths are exact per-document field lengths."""
-    names = sorted(fields)
+def write_terms(
+    path: Path,
+    fields: Iterable[tuple[str, FieldPostings]],
+    lengths: dict[str, np.ndarray],
+) -> None:
+    """Write the terms-and-postings file from (name, postings) in field-name order.
+
+    Fields are taken one at a time and their per-posting arrays spooled to temporary files,
+    so the writer holds one field's arrays at a time, not every field's twice.
+    Lengths are the exact per-document field lengths.
+    """
     meta_fields: dict[str, list[Any]] = {}
     blobs: list[bytes] = []
     term_lens: list[np.ndarray] = []
     post_offs: list[np.ndarray] = []
     pos_offs: list[np.ndarray] = []
-    docs, freqs, weights, positions = [], [], [], []
     tot_w, max_w, min_len, max_len = [], [], [], []
-    n_terms = n_posts = n_pos = 0
-    for name in names:
-        fp = fields[name]
-        t = len(fp.terms)
-        if t == 0:
-            continue
-        p = int(fp.post_off[-1])
-        meta_fields[name] = [n_terms, n_terms + t, fp.positions is not None]
-        blobs.append(b"".join(fp.terms))
-        term_lens.append(np.fromiter(map(len, fp.terms), dtype=np.int64, count=t))
-        post_offs.append(fp.post_off[:-1] + n_posts)
-        starts = fp.post_off[:-1]
-        if fp.positions is not None:
-            # A term's positions start where its first posting's do: the running sum of freqs.
-            csum = np.concatenate([[0], np.cumsum(fp.freqs, dtype=np.int64)])
-            pos_offs.append(csum[starts] + n_pos)
-            positions.append(fp.positions)
-            n_pos += len(fp.positions)
-        else:
-            pos_offs.append(np.full(t, n_pos, dtype=np.int64))
-        docs.append(fp.docs)
-        freqs.append(fp.freqs)
-        weights.append(fp.weights)
-        w64 = fp.weights.astype(np.float64)
-        tot_w.append(np.add.reduceat(w64, starts) if p else np.zeros(t))
-        max_w.append(np.maximum.reduceat(fp.weights, starts) if p else np.zeros(t, np.float32))
-        flen = lengths.get(name)
-        if flen is not None and p:
-            # As Whoosh sees them: the one-byte code's length (what the doc-by-doc path gets).
-            per = _LENGTH_OF_BYTE[length_codes(flen)][fp.docs].astype(np.int32)
-            min_len.append(np.minimum.reduceat(per, starts))
-            max_len.append(np.maximum.reduceat(per, starts))
-        else:
-            min_len.append(np.zeros(t, np.int32))
-            max_len.append(np.zeros(t, np.int32))
-        n_terms += t
-        n_posts += p
-    term_off = np.zeros(n_terms + 1, dtype=np.int64)
-    if term_lens:
-        np.cumsum(np.concatenate(term_lens), out=term_off[1:])
-    arrays: dict[str, np.ndarray] = {
-        "term_blob": np.frombuffer(b"".join(blobs), dtype=np.uint8),
-        "term_off": term_off,
-        "post_off": np.concatenate([*post_offs, [n_posts]]).astype(np.int64),
-        "pos_off": np.concatenate([*pos_offs, [n_pos]]).astype(np.int64),
-        "tot_weight": _concat(tot_w, np.float64),
-        "max_weight": _concat(max_w, np.float32),
-        "min_len": _concat(min_len, np.int32),
-        "max_len": _concat(max_len, np.int32),
-        "docs": _concat(docs, np.int32),
-        "freqs": _concat(freqs, np.int32),
-        "weights": _concat(weights, np.float32),
-        "positions": _concat(positions, np.int32),
+    folder = path.parent
+    spools = {
+        name: Spool(folder, dtype)
+        for name, dtype in [
+            ("docs", np.int32),
+            ("freqs", np.int32),
+            ("weights", np.float32),
+            ("positions", np.int32),
+        ]
     }
-    write_container(path, arrays, {"version": FORMAT_VERSION, "fields": meta_fields})
+    try:
+        n_terms = n_posts = n_pos = 0
+        last = ""
+        for name, fp in fields:
+            if name < last:
+                raise ValueError(f"fields out of order: {last!r} before {name!r}")
+            last = name
+            t = len(fp.terms)
+            if t == 0:
+                continue
+            p = int(fp.post_off[-1])
+            meta_fields[name] = [n_terms, n_terms + t, fp.positions is not None]
+            blobs.append(b"".join(fp.terms))
+            term_lens.append(np.fromiter(map(len, fp.terms), dtype=np.int64, count=t))
+            post_offs.append(fp.post_off[:-1] + n_posts)
+            starts = fp.post_off[:-1]
+            if fp.positions is not None:
+                # A term's positions start where its first posting's do: the sum of freqs.
+                csum = np.concatenate([[0], np.cumsum(fp.freqs, dtype=np.int64)])
+                pos_offs.append(csum[starts] + n_pos)
+                spools["positions"].write_array(fp.positions)
+                n_pos += len(fp.positions)
+            else:
+                pos_offs.append(np.full(t, n_pos, dtype=np.int64))
+            spools["docs"].write_array(fp.docs)
+            spools["freqs"].write_array(fp.freqs)
+            spools["weights"].write_array(fp.weights)
+            w64 = fp.weights.astype(np.float64)
+            tot_w.append(np.add.reduceat(w64, starts) if p else np.zeros(t))
+            max_w.append(np.maximum.reduceat(fp.weights, starts) if p else np.zeros(t, np.float32))
+            flen = lengths.get(name)
+            if flen is not None and p:
+                # As Whoosh sees them: the one-byte code's length (as the doc-by-doc path).
+                per = _LENGTH_OF_BYTE[length_codes(flen)][fp.docs].astype(np.int32)
+                min_len.append(np.minimum.reduceat(per, starts))
+                max_len.append(np.maximum.reduceat(per, starts))
+            else:
+                min_len.append(np.zeros(t, np.int32))
+                max_len.append(np.zeros(t, np.int32))
+            n_terms += t
+            n_posts += p
+            del fp
+        term_off = np.zeros(n_terms + 1, dtype=np.int64)
+        if term_lens:
+            np.cumsum(np.concatenate(term_lens), out=term_off[1:])
+        arrays: dict[str, np.ndarray | Spool] = {
+            "term_blob": np.frombuffer(b"".join(blobs), dtype=np.uint8),
+            "term_off": term_off,
+            "post_off": np.concatenate([*post_offs, [n_posts]]).astype(np.int64),
+            "pos_off": np.concatenate([*pos_offs, [n_pos]]).astype(np.int64),
+            "tot_weight": _concat(tot_w, np.float64),
+            "max_weight": _concat(max_w, np.float32),
+            "min_len": _concat(min_len, np.int32),
+            "max_len": _concat(max_len, np.int32),
+            **spools,
+        }
+        write_container(path, arrays, {"version": FORMAT_VERSION, "fields": meta_fields})
+    finally:
+        for spool in spools.values():
+            spool.close()
 
 
 def write_perdoc(
