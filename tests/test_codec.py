@@ -536,3 +536,35 @@ def test_fuzzy_expansion_is_whoosh_damerau_levenshtein(pair: tuple[Any, Any]) ->
                 if prefix <= len(text):  # Whoosh's DFA raises IndexError otherwise
                     assert set(a.terms_within("body", text, maxdist, prefix)) <= ours
         assert {"ali", "iot"} <= set(b.terms_within("body", "oil", 2, 0))  # transpositions
+
+
+_REAL_WORK = bulk._work
+
+
+def _dying_work(span: tuple[int, int]) -> Any:
+    """A worker's task that kills its own process (kill -9) on the chunk starting at 1000."""
+    import signal
+
+    if span[0] == 1000:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_WORK(span)
+
+
+def test_a_killed_worker_stops_the_rebuild_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 of one forked worker: an error saying so, the live index unchanged."""
+    monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    for part in range(3):
+        write_part(corpus, part, per_file=1000)
+    build_index(corpus, index)
+    live = store.current_generation(index)
+    monkeypatch.setattr(bulk, "CHUNK_DOCS", 500)
+    monkeypatch.setattr(bulk, "_work", _dying_work)
+    with pytest.raises(SearchAppError, match="worker process died"):
+        build_index(corpus, index, rebuild=True)
+    monkeypatch.undo()
+    assert store.current_generation(index) == live
+    assert_healthy(index, {3000})
+    assert_clean(index)

@@ -15,6 +15,8 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
 from typing import Any
 
@@ -41,6 +43,7 @@ from searchapp.codec import (
 )
 from searchapp.codec.container import Spool
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
+from searchapp.errors import SearchAppError
 
 # Filters that map one token to one token (or drop it) with no state across tokens: their
 # effect on a token can be computed once per distinct raw token.
@@ -472,12 +475,21 @@ def write_segment(
     spans = [(a, min(a + CHUNK_DOCS, len(items))) for a in range(0, len(items), CHUNK_DOCS)]
     if workers > 1 and len(spans) > 1:
         _JOB = (items, to_doc, schema, tuple(keep))
+        # ProcessPoolExecutor, not Pool: a worker killed mid-task breaks the executor (an
+        # error we report) where Pool would wait for the lost task forever.
+        context = multiprocessing.get_context("fork")
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for part in pool.imap(_work, spans):
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for part in pool.map(_work, spans):
                     collector.add(part)
                     if progress is not None:
                         progress(collector.count)
+        except BrokenProcessPool:
+            collector.stored.close()
+            raise SearchAppError(
+                "an indexing worker process died (killed, or out of memory): run the index "
+                "command again; the live index is unchanged"
+            ) from None
         finally:
             _JOB = None
     else:
