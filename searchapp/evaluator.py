@@ -21,7 +21,13 @@ from whoosh import query
 from searchapp import scoring
 from searchapp.errors import QueryError
 from searchapp.generation import Generation
-from searchapp.postings import chained, leaf_positions, phrase_docs, raw_postings
+from searchapp.postings import (
+    chained,
+    expand_words,
+    leaf_positions,
+    phrase_docs,
+    raw_postings,
+)
 from searchapp.query import _is_null
 
 # Seconds one search may spend evaluating its query before it is refused.
@@ -160,7 +166,7 @@ class Evaluator:
             # Wildcards, prefixes, fuzzy words: the words they expand to (at most
             # query.MAX_EXPANSION, checked by the guard), scored like an Or of them.
             field = schema[q.fieldname]
-            words = q._btexts(self.searcher.reader())
+            words = expand_words(q, self.searcher.reader())
             # (FuzzyTerm yields str where the others yield bytes.)
             terms = [
                 query.Term(q.fieldname, b if isinstance(b, str) else field.from_bytes(b))

@@ -568,3 +568,23 @@ def test_a_killed_worker_stops_the_rebuild_cleanly(
     assert store.current_generation(index) == live
     assert_healthy(index, {3000})
     assert_clean(index)
+
+
+def test_fuzzy_over_several_columnar_segments_is_whoosh_multireader(
+    tmp_path: Path, docs: list[Any]
+) -> None:
+    """Expanded per segment with numpy, a fuzzy word gives what Whoosh's multi-segment reader
+    computes word by word (damerau_levenshtein over the merged lexicon)."""
+    from whoosh import query
+
+    from searchapp.postings import expand_words
+
+    ix = _bulk_write(tmp_path / "ix", docs[:1500])
+    write_segment(ix, docs[1500:2200])
+    write_segment(ix, docs[2200:])
+    with ix.reader() as reader:
+        assert len(reader.leaf_readers()) == 3
+        for text, maxdist, prefix in [("kremlin", 2, 1), ("oil", 2, 0), ("petroleum", 1, 1)]:
+            q = query.FuzzyTerm("body", text, maxdist=maxdist, prefixlength=prefix)
+            ours = expand_words(q, reader)
+            assert ours and set(ours) == set(q._btexts(reader)), text

@@ -66,6 +66,7 @@ class ColumnarTermsReader(base.TermsReader):
         self._min_len = c.array("min_len")
         self._max_len = c.array("max_len")
         self._check_shape()
+        self._words: dict[tuple[int, int], tuple[list[str], np.ndarray]] = {}
 
     def _check_shape(self) -> None:
         """Cheap consistency checks at open (checksums are `searchapp check`'s job)."""
@@ -170,6 +171,15 @@ class ColumnarTermsReader(base.TermsReader):
         a, b = int(self.post_off[i]), int(self.post_off[i + 1])
         return self.docs[a:b], self.freqs[a:b], self.weights[a:b]
 
+    def field_words(self, lo: int, hi: int) -> tuple[list[str], np.ndarray]:
+        """Return a field's terms decoded, and their lengths (cached for fuzzy expansion)."""
+        cached = self._words.get((lo, hi))
+        if cached is None:
+            words = [self._table[i].decode("utf-8") for i in range(lo, hi)]
+            lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+            cached = self._words[(lo, hi)] = (words, lengths)
+        return cached
+
     def verify(self, doc_count: int) -> list[str]:
         """Check checksums, then that every offset and document number is in range."""
         problems = self._c.verify()
@@ -234,19 +244,20 @@ class ColumnarCursor(base.FieldCursor):
 
     def within(self, uterm: str, maxdist: int, prefix: int = 0) -> list[str]:
         """Return this field's terms within maxdist edits of uterm, the first prefix
-        characters equal (what Whoosh's Levenshtein automaton accepts)."""
+        characters equal (see levenshtein_within for what an edit is)."""
         table, lo, hi = self._tr._table, self._lo, self._hi
+        words, lengths = self._tr.field_words(lo, hi)
         head = uterm[:prefix].encode("utf-8")
+        a, b = lo, hi
         if head:
             # UTF-8 never holds 0xFF: every term starting with head sorts before head+0xFF.
-            lo = bisect_left(table, head, lo, hi)
-            hi = bisect_left(table, head + b"\xff", lo, hi)
-        size = len(uterm)
-        words = [table[i].decode("utf-8") for i in range(lo, hi)]
-        words = [w for w in words if abs(len(w) - size) <= maxdist]
-        tails = [w[prefix:] for w in words]
-        ok = levenshtein_within(tails, uterm[prefix:], maxdist)
-        return [w for w, good in zip(words, ok.tolist(), strict=True) if good]
+            a = bisect_left(table, head, lo, hi)
+            b = bisect_left(table, head + b"\xff", a, hi)
+        near = np.flatnonzero(np.abs(lengths[a - lo : b - lo] - len(uterm)) <= maxdist)
+        cut = len(uterm[:prefix])
+        candidates = [words[a - lo + i] for i in near.tolist()]
+        ok = levenshtein_within([w[cut:] for w in candidates], uterm[cut:], maxdist)
+        return [w for w, good in zip(candidates, ok.tolist(), strict=True) if good]
 
 
 class ColumnarAutomata(base.Automata):
