@@ -192,8 +192,10 @@ def expand_words(q: Any, reader: Any) -> Any:
         leaves = [r for r, _offset in reader.leaf_readers()] if not reader.is_atomic() else []
         if leaves and all(isinstance(r._terms, ColumnarTermsReader) for r in leaves):
             found: set[str] = set()
+            fieldobj = reader.schema[q.fieldname]
             for leaf in leaves:
-                found.update(leaf.terms_within(q.fieldname, q.text, q.maxdist, q.prefixlength))
+                cursor = leaf._terms.cursor(q.fieldname, fieldobj)
+                found.update(cursor.within(q.text, q.maxdist, q.prefixlength))
             return sorted(found)
     return q._btexts(reader)
 

@@ -512,30 +512,24 @@ def test_forked_workers_write_the_same_segment(
         _same_index(a, b)
 
 
-def test_fuzzy_expansion_is_whoosh_damerau_levenshtein(pair: tuple[Any, Any]) -> None:
-    """The numpy edit-distance expansion = Whoosh's damerau_levenshtein (what its multi-segment
-    reader uses; a one-segment reader's DFA forgets transpositions, see test_whoosh_bugs.py),
-    so it is a superset of the one-segment expansion."""
+def test_fuzzy_expansion_is_what_whoosh_automaton_accepts(pair: tuple[Any, Any]) -> None:
+    """One segment: the numpy edit distances accept exactly what Whoosh's Levenshtein DFA
+    accepts (so Whoosh's Searcher finds the same stories over both codecs)."""
     import random
 
-    from whoosh.support.levenshtein import damerau_levenshtein
+    from whoosh.codec.base import Automata
 
     w3, col = pair
     with w3.reader() as a, col.reader() as b:
         terms = [t.decode("utf-8") for t in a.lexicon("body")]
-        sample = [*random.Random(7).sample(terms, 12), "oil", "kremlin", "44.5", "x"]
+        sample = [*random.Random(7).sample(terms, 12), "oil", "kremlin", "44.5", "mailing"]
         for text in sample:
             for maxdist, prefix in [(1, 0), (2, 0), (2, 1), (1, 2)]:
-                expected = {
-                    t
-                    for t in terms
-                    if t.startswith(text[:prefix]) and damerau_levenshtein(t, text) <= maxdist
-                }
+                dfa = Automata.levenshtein_dfa(text, maxdist, prefix)
+                accepted = {t for t in terms if dfa.accept(t)}
                 ours = set(b.terms_within("body", text, maxdist, prefix))
-                assert ours == expected, (text, maxdist, prefix)
-                if prefix <= len(text):  # Whoosh's DFA raises IndexError otherwise
-                    assert set(a.terms_within("body", text, maxdist, prefix)) <= ours
-        assert {"ali", "iot"} <= set(b.terms_within("body", "oil", 2, 0))  # transpositions
+                assert ours == accepted, (text, maxdist, prefix)
+                assert set(a.terms_within("body", text, maxdist, prefix)) == ours
 
 
 _REAL_WORK = bulk._work
@@ -588,3 +582,33 @@ def test_fuzzy_over_several_columnar_segments_is_whoosh_multireader(
             q = query.FuzzyTerm("body", text, maxdist=maxdist, prefixlength=prefix)
             ours = expand_words(q, reader)
             assert ours and set(ours) == set(q._btexts(reader)), text
+
+
+def test_fuzzy_distance_follows_whoosh_segment_count_quirk(tmp_path: Path) -> None:
+    """Whoosh counts a transposition as two edits over one segment (its DFA) and as one over
+    several (damerau_levenshtein): `oil~2` finds "ali" only in the second case. The columnar
+    codec keeps both behaviours, so results do not change with the codec (see docs/codec.md)."""
+    from whoosh import fields, query
+
+    from searchapp.postings import expand_words
+
+    schema = fields.Schema(body=fields.TEXT(stored=True))
+    fuzzy = query.FuzzyTerm("body", "oil", maxdist=2, prefixlength=0)
+    expected = {1: {"oil"}, 2: {"oil", "ali"}}
+    for segments in (1, 2):
+        for codec in ("w3", "col"):
+            path = tmp_path / f"{codec}{segments}"
+            path.mkdir()
+            ix = whoosh_index.create_in(str(path), schema)
+            docs_ = [{"body": "ali"}, {"body": "oil"}]
+            for chunk in [docs_] if segments == 1 else [[d] for d in docs_]:
+                if codec == "col":
+                    write_segment(ix, chunk)
+                    continue
+                w = ix.writer(codec=CODEC)
+                for d in chunk:
+                    w.add_document(**d)
+                w.commit(merge=False)
+            with ix.reader() as reader:
+                assert len(reader.leaf_readers()) == segments
+                assert set(expand_words(fuzzy, reader)) == expected[segments], (codec, segments)

@@ -136,36 +136,3 @@ def test_refresh_resurrects_deleted_documents(tmp_path: Path) -> None:
     assert searcher.refresh().doc_count() == 301  # the bug: 299 stories, 301 counted
     assert ix.searcher().doc_count() == 299  # a fresh searcher, as SearchService opens
 
-
-def test_fuzzy_edit_distance_depends_on_the_segment_count(tmp_path: Path) -> None:
-    """searchapp expands fuzzy words on the index's top-level reader. Over one segment that is
-    a Levenshtein DFA (a transposition costs two edits), over several damerau_levenshtein (it
-    costs one): `oil~2` finds "ali" only once the index has a second segment. The columnar
-    codec's expansion counts a transposition as one edit however many segments there are."""
-    from searchapp.codec import ColumnarCodec
-    from searchapp.codec.bulk import write_segment
-
-    schema = fields.Schema(body=fields.TEXT(stored=True))
-    fuzzy = query.FuzzyTerm("body", "oil", maxdist=2, prefixlength=0)
-
-    def expanded(ix: Any) -> set[str]:
-        with ix.reader() as reader:
-            return set(fuzzy._btexts(reader))
-
-    for name in ("one", "two", "col"):
-        (tmp_path / name).mkdir()
-    one = index.create_in(str(tmp_path / "one"), schema)
-    with one.writer() as w:
-        w.add_document(body="ali")
-        w.add_document(body="oil")
-    assert expanded(one) == {"oil"}  # the bug: "ali" is two edits away with a transposition
-    two = index.create_in(str(tmp_path / "two"), schema)
-    for word in ("ali", "oil"):
-        w = two.writer()
-        w.add_document(body=word)
-        w.commit(merge=False)
-    assert expanded(two) == {"oil", "ali"}
-    col = index.create_in(str(tmp_path / "col"), schema)
-    write_segment(col, [{"body": "ali"}, {"body": "oil"}])
-    assert type(col.reader().segment().codec()) is ColumnarCodec
-    assert expanded(col) == {"oil", "ali"}

@@ -242,7 +242,9 @@ class ColumnarCursor(base.FieldCursor):
     def term_info(self) -> Any:
         return self._tr._info(self._i) if self._i < self._hi else None
 
-    def within(self, uterm: str, maxdist: int, prefix: int = 0) -> list[str]:
+    def within(
+        self, uterm: str, maxdist: int, prefix: int = 0, transpositions: bool = True
+    ) -> list[str]:
         """Return this field's terms within maxdist edits of uterm, the first prefix
         characters equal (see levenshtein_within for what an edit is)."""
         table, lo, hi = self._tr._table, self._lo, self._hi
@@ -256,7 +258,8 @@ class ColumnarCursor(base.FieldCursor):
         near = np.flatnonzero(np.abs(lengths[a - lo : b - lo] - len(uterm)) <= maxdist)
         cut = len(uterm[:prefix])
         candidates = [words[a - lo + i] for i in near.tolist()]
-        ok = levenshtein_within([w[cut:] for w in candidates], uterm[cut:], maxdist)
+        tails = [w[cut:] for w in candidates]
+        ok = levenshtein_within(tails, uterm[cut:], maxdist, transpositions)
         return [w for w, good in zip(candidates, ok.tolist(), strict=True) if good]
 
 
@@ -266,15 +269,19 @@ class ColumnarAutomata(base.Automata):
     def terms_within(self, fieldcur: Any, uterm: str, maxdist: int, prefix: int = 0) -> Any:
         if not isinstance(fieldcur, ColumnarCursor):
             return super().terms_within(fieldcur, uterm, maxdist, prefix)
-        return fieldcur.within(uterm, maxdist, prefix)
+        # Whoosh's one-segment expansion is a Levenshtein DFA: no transpositions.
+        return fieldcur.within(uterm, maxdist, prefix, transpositions=False)
 
 
-def levenshtein_within(words: list[str], target: str, maxdist: int) -> np.ndarray:
+def levenshtein_within(
+    words: list[str], target: str, maxdist: int, transpositions: bool = True
+) -> np.ndarray:
     """Return a mask of the words within maxdist edits of target, one numpy row per word.
 
-    Edits are insertions, deletions, substitutions and transpositions of two adjacent
-    characters (optimal string alignment): whoosh.support.levenshtein.damerau_levenshtein,
-    which Whoosh's multi-segment reader uses (its one-segment DFA forgets transpositions).
+    Edits are insertions, deletions, substitutions and, with transpositions, swaps of two
+    adjacent characters (optimal string alignment). Whoosh counts a swap as one edit on a
+    multi-segment reader (damerau_levenshtein) and as two on a one-segment one (its DFA);
+    callers choose to match.
     """
     if not words:
         return np.zeros(0, dtype=bool)
@@ -289,7 +296,9 @@ def levenshtein_within(words: list[str], target: str, maxdist: int) -> np.ndarra
         cur = np.empty_like(prev)
         cur[:, 0] = i
         differ = grid != code
-        swap = (grid[:, :-1] == code) & (grid[:, 1:] == codes[i - 2]) if i > 1 else None
+        swap = None
+        if transpositions and i > 1:
+            swap = (grid[:, :-1] == code) & (grid[:, 1:] == codes[i - 2])
         for j in range(1, width + 1):
             best = np.minimum(prev[:, j] + 1, cur[:, j - 1] + 1)
             best = np.minimum(best, prev[:, j - 1] + differ[:, j - 1])
