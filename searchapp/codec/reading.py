@@ -67,6 +67,7 @@ class ColumnarTermsReader(base.TermsReader):
         self._max_len = c.array("max_len")
         self._check_shape()
         self._words: dict[tuple[int, int], tuple[list[str], np.ndarray]] = {}
+        self.fuzzy_cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
 
     def _check_shape(self) -> None:
         """Cheap consistency checks at open (checksums are `searchapp check`'s job)."""
@@ -255,12 +256,22 @@ class ColumnarCursor(base.FieldCursor):
             # UTF-8 never holds 0xFF: every term starting with head sorts before head+0xFF.
             a = bisect_left(table, head, lo, hi)
             b = bisect_left(table, head + b"\xff", a, hi)
+        key = (lo, hi, uterm, maxdist, prefix, transpositions)
+        hit = self._tr.fuzzy_cache.get(key)
+        if hit is not None:
+            return list(hit)
         near = np.flatnonzero(np.abs(lengths[a - lo : b - lo] - len(uterm)) <= maxdist)
         cut = len(uterm[:prefix])
         candidates = [words[a - lo + i] for i in near.tolist()]
         tails = [w[cut:] for w in candidates]
         ok = levenshtein_within(tails, uterm[cut:], maxdist, transpositions)
-        return [w for w, good in zip(candidates, ok.tolist(), strict=True) if good]
+        found = [w for w, good in zip(candidates, ok.tolist(), strict=True) if good]
+        # One search expands a word three times (guard, scoring, snippets): keep a few.
+        cache = self._tr.fuzzy_cache
+        if len(cache) > 256:
+            cache.clear()
+        cache[key] = tuple(found)
+        return found
 
 
 class ColumnarAutomata(base.Automata):
@@ -295,17 +306,14 @@ def levenshtein_within(
     for i, code in enumerate(codes, 1):
         cur = np.empty_like(prev)
         cur[:, 0] = i
-        differ = grid != code
-        swap = None
+        # Deletion and substitution candidates for every column at once; only the insertion
+        # (from the left neighbour) has to run column by column.
+        best = np.minimum(prev[:, 1:] + 1, prev[:, :-1] + (grid != code))
         if transpositions and i > 1:
             swap = (grid[:, :-1] == code) & (grid[:, 1:] == codes[i - 2])
+            best[:, 1:] = np.where(swap, np.minimum(best[:, 1:], before[:, :-2] + 1), best[:, 1:])
         for j in range(1, width + 1):
-            best = np.minimum(prev[:, j] + 1, cur[:, j - 1] + 1)
-            best = np.minimum(best, prev[:, j - 1] + differ[:, j - 1])
-            if swap is not None and j > 1:
-                # target[i-2:i] == word[j-1], word[j-2] reversed: one transposition
-                best = np.where(swap[:, j - 2], np.minimum(best, before[:, j - 2] + 1), best)
-            cur[:, j] = best
+            cur[:, j] = np.minimum(best[:, j - 1], cur[:, j - 1] + 1)
         before, prev = prev, cur
     return prev[np.arange(len(words)), lengths] <= maxdist
 
