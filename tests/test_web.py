@@ -19,9 +19,10 @@ import pytest
 from markupsafe import escape
 
 from searchapp.config import Settings
-from searchapp.models import EXPORT_FIELDS, SearchRequest
+from searchapp.models import EXPORT_FIELDS, FacetValue, SearchRequest
 from searchapp.search import SearchService
 from searchapp.web import create_app
+from searchapp.web.histogram import histogram as layout
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = "000_fb76c108e539c208"
@@ -209,7 +210,7 @@ def test_landing_page_is_the_archive_newest_first(client: Any, service: SearchSe
     assert response.status_code == 200
     text = html(response)
     newest = service.search(SearchRequest()).hits
-    positions = [text.index(f'/article/{h.id}"') for h in newest[:3] if "<" not in h.id]
+    positions = [text.index(f'/article/{h.id}?n=') for h in newest[:3] if "<" not in h.id]
     assert positions == sorted(positions)
     assert 'name="q"' in text and "autofocus" in text
     assert 'role="combobox"' in text and "/api/suggest" in text
@@ -279,33 +280,49 @@ def test_selected_value_outside_top_list_stays_checked(client: Any) -> None:
 def test_form_works_without_javascript(client: Any) -> None:
     text = html(client.get("/?q=coffee&section=Economy&from=2017&to=2017"))
     assert re.search(r'<form class="searchbox" id="search-form" action="/" method="get"', text)
-    assert '<input type="hidden" name="from" value="2017">' in text
+    # The sidebar's native date fields carry the range (a whole year reads as its days).
+    for name, value in (("from", "2017-01-01"), ("to", "2017-12-31")):
+        field = rf'type="date" id="date-{name}" name="{name}" value="{value}"\s+form="search-form"'
+        assert re.search(field, text)
+    assert 'name="from" value="2017"' not in text, "the range is sent once, by the date fields"
     assert "Apply filters" in text  # the no-JS submit
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), "inline script"
     assert " style=" not in text, "inline style breaks the CSP"
     assert " on" + "click=" not in text
 
 
-def test_histogram_drills_down_year_month_day(client: Any) -> None:
+def test_histogram_drills_down_month_day(client: Any) -> None:
+    # Two years of stories read best as months (the interval fits the span), with axes.
     text = html(client.get("/"))
-    assert '<svg class="histogram"' in text
+    assert '<svg class="histogram"' in text and 'data-level="month"' in text
     bars = [h for h in links(text) if "from=" in h and "to=" in h]
-    years = [query_of(h)["from"][0] for h in bars]
-    assert "2016" in years and "2017" in years
-    assert "<title>2017:" in text
+    months = [query_of(h)["from"][0] for h in bars]
+    assert "2016-01" in months and "2017-12" in months
+    assert all(query_of(h)["from"] == query_of(h)["to"] for h in bars)
+    assert "<title>December 2017:" in text
+    assert re.search(r'<text class="axis-label axis-x"[^>]*>Jan 2016</text>', text)
+    assert re.search(r'<text class="axis-label axis-y"[^>]*>0</text>', text)
     assert "Counts as a table" in text
-    year_url = next(h for h in bars if query_of(h)["from"] == ["2017"])
-    text = html(client.get(year_url))
-    month_bars = [h for h in links(text) if query_of(h).get("from", [""])[0].startswith("2017-")]
-    assert month_bars, "a year narrows to months"
-    assert 'aria-label="Date drill-down"' in text
-    month_url = next(h for h in month_bars if "-" in query_of(h)["from"][0])
+    month_url = next(h for h in bars if query_of(h)["from"] == ["2017-06"])
     text = html(client.get(month_url))
-    assert client.get(month_url).status_code == 200
+    assert 'aria-label="Date drill-down"' in text and 'data-level="day"' in text
     day_bars = [
         h for h in links(text) if re.fullmatch(r"\d{4}-\d\d-\d\d", query_of(h).get("from", [""])[0])
     ]
     assert day_bars, "a month narrows to days"
+    assert "<title>June 15, 2017: 1 story</title>" in text
+
+
+def test_histogram_years_when_the_span_is_long(client: Any) -> None:
+    # The reference story (2017) beside 1987-style spans: more than three years -> years.
+    text = html(client.get("/?from=2014&to=2017"))
+    assert 'data-level="month"' in text  # 2016-2017 only: still months
+    data = {"year": [FacetValue("1987", 3000), FacetValue("2017", 1)]}
+    chart = layout(data, lambda f, t: f"/?from={f}&to={t}")
+    assert chart is not None and chart.level == "year"
+    assert [b.key for b in chart.bars][:2] == ["1987", "1988"] and len(chart.bars) == 31
+    small = chart.bars[-1]
+    assert small.count == 1 and small.height >= 3, "one story beside 3,000 stays visible"
 
 
 def test_pagination_links(client: Any, service: SearchService) -> None:

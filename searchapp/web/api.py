@@ -12,8 +12,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
 from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, Article
-from searchapp.web import html_safe_json, service, settings
-from searchapp.web.helpers import parse_request
+from searchapp.web.context import service, settings
+from searchapp.web.params import parse_request
+from searchapp.web.safejson import html_safe_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
