@@ -7,8 +7,10 @@ only by `searchapp serve`).
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -398,25 +400,81 @@ def check(index_dir: Path) -> None:
     )
 
 
+def _story_count(index_dir: Path) -> str:
+    """Return "3,001 stories" for the start line, or why there is nothing to search yet."""
+    from searchapp.search import SearchService
+
+    try:
+        n = int(SearchService(index_dir).stats()["stories"])
+    except SearchAppError:
+        return "no index yet: build it with `searchapp index`"
+    return f"{n:,} {'story' if n == 1 else 'stories'}"
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    """Return the sentence for a socket that cannot be opened: taken, forbidden or unknown."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use by another program: "
+            f"stop it, or pick another port with --port {port + 1 if port < 65535 else 8000}"
+        )
+    if exc.errno == errno.EACCES:
+        return f"not allowed to open port {port}: ports below 1024 need root; use --port 8000"
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+        return f"cannot listen on {host}: it is not an address of this machine; try 127.0.0.1"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
 @main.command()
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Do not log requests.")
 @click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
-def serve(index_dir: Path, host: str, port: int, threads: int, debug: bool) -> None:
-    """Serve the search page and JSON API (waitress; Flask's server only with --debug)."""
+def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debug: bool) -> None:
+    """Serve the search page and JSON API (waitress; Flask's server only with --debug).
+
+    Logs one line per request to stderr in the Common Log Format (--quiet: none).
+    """
+    import logging
+
     from searchapp.config import Settings
     from searchapp.web import create_app
+    from searchapp.web.accesslog import with_access_log
 
     app = create_app(Settings(index_dir=index_dir))
-    click.echo(f"searchapp on http://{host}:{port}/ (index {index_dir})", err=True)
+    start_line = f"serving {index_dir}/ ({_story_count(index_dir)}) on http://{host}:{port}/"
     if debug:
-        app.run(host=host, port=port, debug=True)
+        click.echo(start_line + " (debug)", err=True)
+        try:
+            app.run(host=host, port=port, debug=True)
+        except OSError as exc:
+            click.echo(f"Error: {_bind_error(exc, host, port)}", err=True)
+            sys.exit(1)
         return
-    import waitress
+    import waitress.server
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+    access = logging.getLogger("searchapp.access")
+    access.propagate = False
+    if not quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+    try:
+        # Bound before anything is printed: a port in use is one sentence, not a traceback.
+        server = waitress.server.create_server(
+            with_access_log(app, access), host=host, port=port, threads=threads, ident="searchapp"
+        )
+    except OSError as exc:
+        click.echo(f"Error: {_bind_error(exc, host, port)}", err=True)
+        sys.exit(1)
+    click.echo(start_line + " (Ctrl+C stops it)", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
 
 
 if __name__ == "__main__":

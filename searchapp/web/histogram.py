@@ -170,10 +170,12 @@ def tick_label(key: str, level: str, first: bool) -> str:
 
 
 def nice_max(top: int) -> int:
-    """Round the largest count up to a readable axis maximum (1, 2, 5 × 10^n)."""
+    """Round the largest count up to a readable, even axis maximum (2, 4, 6, 8, 10 × 10^n)."""
+    if top <= 1:
+        return 1
     step = 1
     while True:
-        for mult in (1, 2, 5):
+        for mult in (2, 4, 6, 8, 10):
             if top <= step * mult:
                 return step * mult
         step *= 10
