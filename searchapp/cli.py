@@ -184,14 +184,51 @@ def _snippet_text(snippet: str, color: bool) -> str:
     return "".join(out)
 
 
-def _print_text(page: SearchPage, color: bool) -> None:
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _facet_lines(page: SearchPage, limit: int, color: bool) -> list[str]:
+    """Return one compact line per facet: "Topics    crude 74 · acq 15 · … (+12 more)".
+
+    Term facets come cut to --facet-limit by the service; months are cut here (the busiest
+    ones, shown in date order).
+    """
+    from searchapp.facetspec import TERM_FACETS
+
+    rows: list[tuple[str, list[tuple[str, int]], bool]] = []
+    for spec in TERM_FACETS:
+        values = page.facets.get(spec.name) or []
+        pairs = [(v.value, v.count) for v in values]
+        rows.append((spec.label, pairs, bool(page.truncated.get(spec.name))))
+    months = [(v.value, v.count) for v in page.facets.get("month") or []]
+    if months:
+        shown = months
+        if limit and len(months) > limit:
+            busiest = sorted(months, key=lambda m: -m[1])[:limit]
+            shown = sorted(busiest)
+        rows.append(("Months", shown, len(shown) < len(months)))
+    width = max((len(label) for label, pairs, _more in rows if pairs), default=0) + 2
+    lines = []
+    for label, pairs, more in rows:
+        if not pairs:
+            continue
+        text = " · ".join(f"{value} {count:,}" for value, count in pairs)
+        if more:
+            text += " …"
+        lines.append(_style(f"{label:<{width}}", color, dim=True) + text)
+    return lines
+
+
+def _print_text(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
     if page.corrected_query:
         click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
     elif page.suggestion:
         click.echo(f"Did you mean: {page.suggestion}?")
     click.echo(
         _style(
-            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
+            f"{_plural(page.total, 'result', 'results')}, page {page.page} of {page.pages} "
+            f"({page.took_ms:.1f} ms)",
             color,
             dim=True,
         )
@@ -201,16 +238,15 @@ def _print_text(page: SearchPage, color: bool) -> None:
         date = (hit.date or "undated")[:10]
         click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
         meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
-        click.echo(_style(meta, color, fg="cyan") + _style(f"  [{hit.id}]", color, dim=True))
+        # The id is what `searchapp show ID` and `search --like ID` take.
+        click.echo(_style(meta, color, fg="cyan") + _style(f"  id {hit.id}", color, dim=True))
         if hit.snippet:
             click.echo("     " + _snippet_text(hit.snippet, color))
-    facet = page.facets.get("section")
-    if facet:
+    lines = _facet_lines(page, facet_limit, color)
+    if lines and page.total:
         click.echo()
-        click.echo(
-            _style("Sections: ", color, dim=True)
-            + ", ".join(f"{v.value} ({v.count:,})" for v in facet)
-        )
+        for line in lines:
+            click.echo(line)
 
 
 def _export(rows: Any, fmt: str) -> None:
@@ -323,7 +359,7 @@ def search(
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        _print_text(result, use_color)
+        _print_text(result, use_color, facet_limit)
 
 
 main.add_command(search)
@@ -332,6 +368,56 @@ main.add_command(search)
 def search_main() -> None:
     """Entry point of the `search` console script."""
     search(prog_name="search")
+
+
+@main.command()
+@click.argument("article_id", metavar="ID")
+@index_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text to read; json: every field (the export form).",
+)
+def show(article_id: str, index_dir: Path, fmt: str) -> None:
+    """Print one story in full: ID as `search` lists it (e.g. 000_fb76c108e539c208)."""
+    from searchapp.search import SearchService
+
+    try:
+        article = SearchService(index_dir).get_article(article_id.strip())
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(article.title)
+    when = "undated"
+    if article.date is not None:
+        d = article.date
+        offset = d.strftime("%z")
+        zone = "UTC" if offset in ("", "+0000") else f"UTC{offset[0]}{int(offset[1:3])}"
+        if offset and offset[3:] not in ("", "00"):
+            zone += f":{offset[3:]}"
+        when = f"{d:%B} {d.day}, {d.year}, {d:%H:%M} {zone}"
+    click.echo(" · ".join(x for x in (article.section, article.place, when) if x))
+    click.echo(f"id {article.id}")
+    for block in (article.lead, article.body):
+        for para in block.split("\n\n"):
+            if para.strip():
+                click.echo()
+                click.echo(para.strip())
+    if article.photo_credit:
+        click.echo()
+        click.echo(f"Photo: {article.photo_credit}")
+    tags = [("Topics", article.topics), ("Persons", article.persons)]
+    if any(values for _label, values in tags):
+        click.echo()
+        for label, values in tags:
+            if values:
+                click.echo(f"{label}: " + "; ".join(values))
 
 
 # -- suggest, stats, serve ------------------------------------------------------------------
