@@ -37,8 +37,13 @@ class FacetList:
     label: str
     plural: str
     options: list[FacetOption]
-    hidden: int  # values not shown
+    hidden: int | None  # values not shown (None: some, not counted)
     opened: bool  # this is the facet opened with "More …"
+
+    @property
+    def more(self) -> bool:
+        """Say whether values are left out (a "More …" link)."""
+        return self.hidden is None or self.hidden > 0
 
 
 def facet_options(
@@ -66,16 +71,23 @@ def facet_lists(
     names: Iterable[str],
     limit: int,
     opened: str | None,
+    truncated: dict[str, bool] | None = None,
 ) -> list[FacetList]:
-    """Return the sidebar's facets; ``opened`` (a URL parameter) shows up to MORE_LIMIT values."""
+    """Return the sidebar's facets; ``opened`` (a URL parameter) shows up to MORE_LIMIT values.
+
+    ``truncated`` names the facets the service itself cut: they have more values, uncounted.
+    """
     chosen = req.filters()
     out = []
     for name in names:
         param = FACET_PARAMS[name]
         is_open = opened == param
+        hidden: int | None
         options, hidden = facet_options(
             facets.get(name, []), chosen.get(name, ()), MORE_LIMIT if is_open else limit
         )
+        if truncated and truncated.get(name) and not hidden:
+            hidden = None
         if options:
             out.append(
                 FacetList(

@@ -35,15 +35,19 @@ def _opened_facet() -> str | None:
 def index() -> Any:
     """Search the archive; with no query, browse it newest first."""
     req = parse_request(request.args, settings())
-    # Every facet value is counted: the sidebar cuts the lists itself, so a ticked value
-    # outside the top ones keeps its own count (facetview.py).
-    page = service().search(replace(req, facet_limit=0))
+    opened = _opened_facet()
+    # With a ticked value or an opened facet, every value is counted and the sidebar cuts the
+    # lists itself, so a ticked value outside the top ones keeps its own count (facetview.py).
+    # Otherwise the service cuts them: building every value costs a few ms a page.
+    every = bool(req.filters()) or opened is not None
+    page = service().search(replace(req, facet_limit=0) if every else req)
     like_article = None
     if req.like:
         like_article = service().get_article(req.like)
-    opened = _opened_facet()
     chips = active_filters(req)
-    facets = facet_lists(page.facets, req, SIDEBAR_FACETS, req.facet_limit, opened)
+    facets = facet_lists(
+        page.facets, req, SIDEBAR_FACETS, req.facet_limit, opened, None if every else page.truncated
+    )
     chart = histogram(page.facets, _date_link)
     return render_template(
         "search.html",
