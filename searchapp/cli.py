@@ -7,10 +7,8 @@ only by `searchapp serve`).
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from typing import Any
 import click
 
 from searchapp.errors import NotFoundError, QueryError, SearchAppError
-from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, SearchPage, SearchRequest
+from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, SearchRequest
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
@@ -168,87 +166,6 @@ def index(
 # -- search -------------------------------------------------------------------------------
 
 
-def _style(text: str, color: bool, **kwargs: Any) -> str:
-    return click.style(text, **kwargs) if color else text
-
-
-def _snippet_text(snippet: str, color: bool) -> str:
-    import html
-
-    # The service returns HTML; a terminal gets the marks as bold yellow, the rest unescaped.
-    parts = snippet.replace("</mark>", "<mark>").split("<mark>")
-    out = []
-    for i, part in enumerate(parts):
-        text = html.unescape(part)
-        out.append(_style(text, color, fg="yellow", bold=True) if i % 2 else text)
-    return "".join(out)
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
-
-
-def _facet_lines(page: SearchPage, limit: int, color: bool) -> list[str]:
-    """Return one compact line per facet: "Topics    crude 74 · acq 15 · … (+12 more)".
-
-    Term facets come cut to --facet-limit by the service; months are cut here (the busiest
-    ones, shown in date order).
-    """
-    from searchapp.facetspec import TERM_FACETS
-
-    rows: list[tuple[str, list[tuple[str, int]], bool]] = []
-    for spec in TERM_FACETS:
-        values = page.facets.get(spec.name) or []
-        pairs = [(v.value, v.count) for v in values]
-        rows.append((spec.label, pairs, bool(page.truncated.get(spec.name))))
-    months = [(v.value, v.count) for v in page.facets.get("month") or []]
-    if months:
-        shown = months
-        if limit and len(months) > limit:
-            busiest = sorted(months, key=lambda m: -m[1])[:limit]
-            shown = sorted(busiest)
-        rows.append(("Months", shown, len(shown) < len(months)))
-    width = max((len(label) for label, pairs, _more in rows if pairs), default=0) + 2
-    lines = []
-    for label, pairs, more in rows:
-        if not pairs:
-            continue
-        text = " · ".join(f"{value} {count:,}" for value, count in pairs)
-        if more:
-            text += " …"
-        lines.append(_style(f"{label:<{width}}", color, dim=True) + text)
-    return lines
-
-
-def _print_text(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
-    if page.corrected_query:
-        click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
-    elif page.suggestion:
-        click.echo(f"Did you mean: {page.suggestion}?")
-    click.echo(
-        _style(
-            f"{_plural(page.total, 'result', 'results')}, page {page.page} of {page.pages} "
-            f"({page.took_ms:.1f} ms)",
-            color,
-            dim=True,
-        )
-    )
-    for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
-        click.echo()
-        date = (hit.date or "undated")[:10]
-        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
-        meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
-        # The id is what `searchapp show ID` and `search --like ID` take.
-        click.echo(_style(meta, color, fg="cyan") + _style(f"  id {hit.id}", color, dim=True))
-        if hit.snippet:
-            click.echo("     " + _snippet_text(hit.snippet, color))
-    lines = _facet_lines(page, facet_limit, color)
-    if lines and page.total:
-        click.echo()
-        for line in lines:
-            click.echo(line)
-
-
 def _export(rows: Any, fmt: str) -> None:
     out = sys.stdout
     if fmt == "jsonl":
@@ -359,7 +276,9 @@ def search(
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        _print_text(result, use_color, facet_limit)
+        from searchapp.textout import print_page
+
+        print_page(result, use_color, facet_limit)
 
 
 main.add_command(search)
@@ -393,31 +312,10 @@ def show(article_id: str, index_dir: Path, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(article.title)
-    when = "undated"
-    if article.date is not None:
-        d = article.date
-        offset = d.strftime("%z")
-        zone = "UTC" if offset in ("", "+0000") else f"UTC{offset[0]}{int(offset[1:3])}"
-        if offset and offset[3:] not in ("", "00"):
-            zone += f":{offset[3:]}"
-        when = f"{d:%B} {d.day}, {d.year}, {d:%H:%M} {zone}"
-    click.echo(" · ".join(x for x in (article.section, article.place, when) if x))
-    click.echo(f"id {article.id}")
-    for block in (article.lead, article.body):
-        for para in block.split("\n\n"):
-            if para.strip():
-                click.echo()
-                click.echo(para.strip())
-    if article.photo_credit:
-        click.echo()
-        click.echo(f"Photo: {article.photo_credit}")
-    tags = [("Topics", article.topics), ("Persons", article.persons)]
-    if any(values for _label, values in tags):
-        click.echo()
-        for label, values in tags:
-            if values:
-                click.echo(f"{label}: " + "; ".join(values))
+    from searchapp.textout import article_lines
+
+    for line in article_lines(article):
+        click.echo(line)
 
 
 # -- suggest, stats, serve ------------------------------------------------------------------
@@ -486,31 +384,6 @@ def check(index_dir: Path) -> None:
     )
 
 
-def _story_count(index_dir: Path) -> str:
-    """Return "3,001 stories" for the start line, or why there is nothing to search yet."""
-    from searchapp.search import SearchService
-
-    try:
-        n = int(SearchService(index_dir).stats()["stories"])
-    except SearchAppError:
-        return "no index yet: build it with `searchapp index`"
-    return f"{n:,} {'story' if n == 1 else 'stories'}"
-
-
-def _bind_error(exc: OSError, host: str, port: int) -> str:
-    """Return the sentence for a socket that cannot be opened: taken, forbidden or unknown."""
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"port {port} on {host} is already in use by another program: "
-            f"stop it, or pick another port with --port {port + 1 if port < 65535 else 8000}"
-        )
-    if exc.errno == errno.EACCES:
-        return f"not allowed to open port {port}: ports below 1024 need root; use --port 8000"
-    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
-        return f"cannot listen on {host}: it is not an address of this machine; try 127.0.0.1"
-    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-
-
 @main.command()
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -523,44 +396,10 @@ def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debu
 
     Logs one line per request to stderr in the Common Log Format (--quiet: none).
     """
-    import logging
-
     from searchapp.config import Settings
-    from searchapp.web import create_app
-    from searchapp.web.accesslog import with_access_log
+    from searchapp.web.server import run
 
-    app = create_app(Settings(index_dir=index_dir))
-    start_line = f"serving {index_dir}/ ({_story_count(index_dir)}) on http://{host}:{port}/"
-    if debug:
-        click.echo(start_line + " (debug)", err=True)
-        try:
-            app.run(host=host, port=port, debug=True)
-        except OSError as exc:
-            click.echo(f"Error: {_bind_error(exc, host, port)}", err=True)
-            sys.exit(1)
-        return
-    import waitress.server
-
-    access = logging.getLogger("searchapp.access")
-    access.propagate = False
-    if not quiet:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-        access.setLevel(logging.INFO)
-    try:
-        # Bound before anything is printed: a port in use is one sentence, not a traceback.
-        server = waitress.server.create_server(
-            with_access_log(app, access), host=host, port=port, threads=threads, ident="searchapp"
-        )
-    except OSError as exc:
-        click.echo(f"Error: {_bind_error(exc, host, port)}", err=True)
-        sys.exit(1)
-    click.echo(start_line + " (Ctrl+C stops it)", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+    sys.exit(run(Settings(index_dir=index_dir), host, port, threads, quiet=quiet, debug=debug))
 
 
 if __name__ == "__main__":

@@ -51,44 +51,49 @@ def index() -> Any:
     chart = histogram(page.facets, _date_link)
     return render_template(
         "search.html",
-        form=form_state(request.args),
-        req=req,
-        page=page,
-        error=None,
-        like_article=like_article,
-        chips=chips,
-        facets=facets,
-        opened=opened,
-        # No results and no filter to remove: no empty Filters panel.
-        show_sidebar=bool(facets or chart or chips),
-        histogram=chart,
-        date_trail=date_trail(req.date_from, req.date_to, _date_link),
-        first_rank=first_rank(page.page, page.per_page),
-        controls_form="like-form" if req.like else "search-form",
+        **_search_context(
+            req=req,
+            page=page,
+            like_article=like_article,
+            chips=chips,
+            facets=facets,
+            opened=opened,
+            # No results and no filter to remove: no empty Filters panel.
+            show_sidebar=bool(facets or chart or chips),
+            histogram=chart,
+            date_trail=date_trail(req.date_from, req.date_to, _date_link),
+            first_rank=first_rank(page.page, page.per_page),
+            controls_form="like-form" if req.like else "search-form",
+        ),
     )
+
+
+def _search_context(**given: Any) -> dict[str, Any]:
+    """Return the search template's context: the form echoed back, defaults for the rest."""
+    context: dict[str, Any] = {
+        "form": form_state(request.args),
+        "req": None,
+        "page": None,
+        "error": None,
+        "error_status": None,
+        "like_article": None,
+        "chips": [],
+        "facets": [],
+        "opened": None,
+        "show_sidebar": False,
+        "histogram": None,
+        "date_trail": [],
+        "first_rank": 1,
+        "controls_form": "search-form",
+    }
+    context.update(given)
+    return context
 
 
 def render_search_error(message: str, status: int) -> Any:
     """Re-render the search page around an error (a bad query, or no index to search)."""
-    return (
-        render_template(
-            "search.html",
-            form=form_state(request.args),
-            req=None,
-            page=None,
-            error=message,
-            error_status=status,
-            like_article=None,
-            chips=[],
-            facets=[],
-            opened=None,
-            show_sidebar=False,
-            histogram=None,
-            date_trail=[],
-            first_rank=1,
-            controls_form="search-form",
-        ),
-        status,
+    return render_template("search.html", **_search_context(error=message, error_status=status)), (
+        status
     )
 
 
