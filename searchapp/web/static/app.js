@@ -208,9 +208,12 @@
 
   /* On a phone the filter panel stays open while boxes are ticked: its button says how many
      stories the choice gives ("Show 12 stories") and applies it. */
+  var showSeq = 0;
+
   function updateShowButton(form) {
     var button = document.querySelector("[data-show-results]");
     if (!button || !window.fetch || !window.FormData) return;
+    var mine = ++showSeq; // only the answer to the latest tick may set the label
     var params = new URLSearchParams();
     new FormData(form).forEach(function (value, key) {
       if (value !== "" && key !== "page" && key !== "more") params.append(key, value);
@@ -223,6 +226,7 @@
         return response.ok ? response.json() : null;
       })
       .then(function (data) {
+        if (mine !== showSeq) return;
         if (!data) {
           button.textContent = "Apply filters";
           return;
@@ -231,7 +235,7 @@
         button.textContent = "Show " + n.toLocaleString("en") + (n === 1 ? " story" : " stories");
       })
       .catch(function () {
-        button.textContent = "Apply filters";
+        if (mine === showSeq) button.textContent = "Apply filters";
       });
   }
 
