@@ -892,3 +892,12 @@ def test_only_the_web_package_imports_flask() -> None:
         "assert 'flask' not in sys.modules, 'flask imported by the core'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_filter_typed_in_lower_case_ticks_the_index_spelling(client: Any) -> None:
+    text = html(client.get("/?section=energy"))
+    # One ticked box, spelt as the index holds it, and no stray "energy" box with no count.
+    assert re.search(
+        r'name="section" value="Energy"\s+form="search-form" data-autosubmit checked', text
+    )
+    assert 'value="energy"' not in text
