@@ -80,10 +80,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from searchapp.web import helpers
     from searchapp.web.api import bp as api_bp
+    from searchapp.web.research import bp as research_bp
     from searchapp.web.views import bp as views_bp
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(research_bp)
     helpers.register(app)
 
     app.before_request(_limit_request)
