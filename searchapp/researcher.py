@@ -186,7 +186,7 @@ class Research:
         est: dict[str, float] = {}
         n_sample, n_all = len(picked), max(fd.live_count, 1)
         for word, k in sample_df.most_common(MAX_SAMPLE_WORDS):
-            if k < min(MIN_SAMPLE_DF, n_sample) or word in STOP_WORDS:
+            if k < min(MIN_SAMPLE_DF, min_count) or word in STOP_WORDS:
                 continue
             stem = self._stem(analyzer, word)
             if stem is None or stem in surface:
