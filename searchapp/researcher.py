@@ -40,7 +40,9 @@ CANDIDATES = 40  # at most this many candidate words are counted exactly from th
 MIN_SAMPLE_DF = 2  # a candidate is in at least this many sampled stories
 MAX_SAMPLE_WORDS = 400  # candidates whose document frequency is looked up
 WORD_FIELDS = ("title", "lead", "body")
-_WORD = re.compile(r"[^\W\d_]{3,}(?:[-'’][^\W\d_]+)*")
+# Words of 3+ letters; digits are dropped after the (much faster) \w match. A hyphenated word
+# the index keeps whole ("al-assad") splits here and is skipped: its parts are not indexed.
+_WORD = re.compile(r"\w{3,}")
 _CACHE_LIMIT = 50_000
 # Decoded word postings kept per generation: decoding is ~1.3 ms a word at 21.6k stories
 # (Whoosh decodes blocks in Python), so a warm server answers from memory.
@@ -58,6 +60,7 @@ class Research:
         self._df: dict[str, int] = {}  # indexed word -> body document frequency
         self._ids: OrderedDict[str, np.ndarray] = OrderedDict()  # word -> its stories
         self._ids_bytes = 0
+        self._words: dict[int, frozenset[str]] = {}  # document -> its distinct words
 
     # -- timelines --------------------------------------------------------------------------
 
@@ -174,12 +177,11 @@ class Research:
         with self._lock:
             if self._gen is not fd:
                 self._gen, self._df, self._ids, self._ids_bytes = fd, {}, OrderedDict(), 0
+                self._words = {}
         picked = docs[np.unique(np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(int))]
         sample_df: Counter[str] = Counter()
         for docnum in picked:
-            stored = json.loads(searcher.stored_fields(int(docnum))["doc"])
-            text = f"{stored.get('title', '')}\n{stored.get('lead', '')}\n{stored.get('body', '')}"
-            sample_df.update(set(_WORD.findall(text.lower())))
+            sample_df.update(self._doc_words(searcher, int(docnum)))
         analyzer = searcher.schema["body"].analyzer
         reader = searcher.reader()
         surface: dict[str, str] = {}  # stem -> its most frequent form in the sample
@@ -192,7 +194,9 @@ class Research:
             if stem is None or stem in surface:
                 continue
             surface[stem] = word
-            df = self._doc_frequency(reader, stem) or 1
+            df = self._doc_frequency(reader, stem)
+            if df == 0:
+                continue  # not a word of the body field (a fragment of a hyphenated word)
             fg_p, bg_p = k / n_sample, df / n_all
             est[stem] = (fg_p - bg_p) * fg_p / bg_p if fg_p > bg_p else 0.0
         stems = sorted((s for s in est if est[s] > 0), key=lambda s: -est[s])
@@ -208,6 +212,20 @@ class Research:
             item["term"] = item["value"]
             item["value"] = surface[item["term"]]
         return items
+
+    def _doc_words(self, searcher: Any, docnum: int) -> frozenset[str]:
+        """Return a story's distinct lowercased words of 3+ letters (cached per generation)."""
+        with self._lock:
+            words = self._words.get(docnum)
+        if words is None:
+            stored = json.loads(searcher.stored_fields(docnum)["doc"])
+            text = f"{stored.get('title', '')}\n{stored.get('lead', '')}\n{stored.get('body', '')}"
+            words = frozenset(w for w in _WORD.findall(text.lower()) if w.isalpha())
+            with self._lock:
+                if len(self._words) >= _CACHE_LIMIT:
+                    self._words.clear()
+                self._words[docnum] = words
+        return words
 
     def _doc_frequency(self, reader: Any, stem: str) -> int:
         with self._lock:
