@@ -141,7 +141,8 @@ def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt
     for i, label in enumerate(data["buckets"]):
         row: list[Any] = [label, data["all"][i]]
         for s in data["series"]:
-            row += [s["counts"][i], f"{100 * s['share'][i]:.2f}"]
+            part = s["share"][i]
+            row += [s["counts"][i], "-" if part is None else f"{100 * part:.2f}"]
         rows.append(row)
     _table(header, rows, fmt)
 

@@ -268,6 +268,7 @@ def trends(
     """Return stories per bucket and the top values of `by` per bucket (the /api/trends form)."""
     tl = timeline(fd, [mask], interval)
     series = top_series(fd, tl, mask, by, top) if by else []
+    days = fd.day[mask & fd.has_date]
     return {
         "interval": tl.interval,
         "buckets": tl.labels,
@@ -276,15 +277,22 @@ def trends(
         "series": [{"value": v, "counts": [int(c) for c in counts]} for v, counts in series],
         "stories": int(mask.sum()),
         "undated": int((mask & ~fd.has_date).sum()),
+        # The first and last story's day (UTC): bucket labels only say the week or month.
+        "first": str(np.datetime64(int(days.min()), "D")) if len(days) else None,
+        "last": str(np.datetime64(int(days.max()), "D")) if len(days) else None,
     }, tl
 
 
-def share(counts: np.ndarray, everything: np.ndarray) -> list[float]:
-    """Return counts / everything per bucket (0 where a bucket has no story at all)."""
-    out = np.divide(
-        counts, everything, out=np.zeros(len(counts)), where=everything > 0, dtype=np.float64
-    )
-    return [round(float(x), 6) for x in out]
+def share(counts: np.ndarray, everything: np.ndarray) -> list[float | None]:
+    """Return counts / everything per bucket; None where the bucket holds no story at all.
+
+    None, not 0: a week the archive has no stories for says nothing about a subject's share
+    (Reuters-21578 has such gaps), and a chart must break its line there, not dip to 0%.
+    """
+    return [
+        round(float(c) / float(e), 6) if e else None
+        for c, e in zip(counts.tolist(), everything.tolist(), strict=True)
+    ]
 
 
 def compare(

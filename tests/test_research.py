@@ -110,6 +110,7 @@ def test_trends_per_interval_equal_python_counts(r: Research, interval: str) -> 
     # Contiguous, in order, no bucket twice: a chart's x axis.
     assert data["buckets"] == sorted(set(data["buckets"]))
     assert data["undated"] == 1 and data["stories"] == len(STORIES)
+    assert (data["first"], data["last"]) == ("1987-03-01", "1987-05-15")
     assert sum(data["total"]) == len(STORIES) - 1
 
 
@@ -165,22 +166,33 @@ def test_trends_honour_query_and_filters(r: Research) -> None:
 # -- compare ----------------------------------------------------------------------------------
 
 
-def test_compare_counts_and_share_of_all_stories(r: Research) -> None:
-    data, _tl = r.compare(SearchRequest(), ["coffee", "gold", "  "], "month")
+@pytest.mark.parametrize("interval", ["week", "month"])
+def test_compare_counts_and_share_of_all_stories(r: Research, interval: str) -> None:
+    data, _tl = r.compare(SearchRequest(), ["coffee", "gold", "  "], interval)
     assert [s["q"] for s in data["series"]] == ["coffee", "gold"]  # blanks are dropped
-    everything = _truth_counts(STORIES, "month")
+    everything = _truth_counts(STORIES, interval)
     assert _nonzero(data["buckets"], data["all"]) == everything
     for s in data["series"]:
         rows = [x for x in STORIES if s["q"] in f"{x['title']} {x['body']}".lower()]
-        assert _nonzero(data["buckets"], s["counts"]) == _truth_counts(rows, "month")
+        assert _nonzero(data["buckets"], s["counts"]) == _truth_counts(rows, interval)
+        # Weeks without any story have no share (None), not a share of 0.
         for b, c, share in zip(data["buckets"], s["counts"], s["share"], strict=True):
-            assert share == pytest.approx(c / everything[b] if everything[b] else 0.0)
+            assert share == (pytest.approx(c / everything[b]) if everything[b] else None)
 
 
 def test_compare_share_is_of_the_filtered_stories(r: Research) -> None:
     data, _tl = r.compare(SearchRequest(section=("Energy",)), ["oil"], "month")
     assert _nonzero(data["buckets"], data["all"]) == {"1987-03": 2}
     assert data["series"][0]["share"] == [1.0]
+
+
+def test_chart_breaks_its_line_where_there_is_no_value() -> None:
+    from searchapp.web.charts import Series, line_chart
+
+    svg = str(line_chart("t", list("abcde"), [Series("s", [0.1, 0.2, None, 0.3, 0.4])],
+                         x_title="x", y_title="y", percent=True))
+    assert svg.count("<polyline") == 2 and svg.count("<circle") == 4
+    assert ">0%<" in svg and ">40%<" in svg  # percent ticks, no needless decimals
 
 
 # -- related and significant ------------------------------------------------------------------

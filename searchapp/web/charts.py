@@ -24,7 +24,7 @@ class Series:
     """One line: its name (legend) and one value per bucket."""
 
     name: str
-    values: list[float]
+    values: list[float] | list[float | None]  # None: no value (the line breaks there)
 
 
 def nice_ticks(top: float, percent: bool = False) -> list[float]:
@@ -45,10 +45,20 @@ def nice_ticks(top: float, percent: bool = False) -> list[float]:
     return ticks
 
 
-def _fmt(value: float, percent: bool) -> str:
+def _fmt(value: float | None, percent: bool, decimals: int = 2) -> str:
+    if value is None:
+        return "no stories at all"
     if percent:
-        return f"{value * 100:.{0 if value * 100 >= 10 or value == 0 else 1}f}%"
+        return f"{value * 100:.{decimals}f}%"
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _decimals(ticks: list[float]) -> int:
+    """Return the decimals that print every percent tick exactly (0%, 2.5%, 5%: one)."""
+    for d in range(4):
+        if all(abs(round(t * 100, d) - t * 100) < 1e-9 for t in ticks):
+            return d
+    return 4
 
 
 def line_chart(
@@ -63,8 +73,9 @@ def line_chart(
 ) -> Markup:
     """Return an accessible SVG line chart of series over labelled buckets."""
     n = len(labels)
-    top = max((v for s in series for v in s.values), default=0.0)
+    top = max((v for s in series for v in s.values if v is not None), default=0.0)
     ticks = nice_ticks(top, percent)
+    places = _decimals(ticks) if percent else 0
     y_max = ticks[-1] or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -89,7 +100,7 @@ def line_chart(
         )
         out.append(
             f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#4a525c">{escape(_fmt(t, percent))}</text>'
+            f'fill="#4a525c">{escape(_fmt(t, percent, places))}</text>'
         )
     out.append(
         f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#6b737d"/>'
@@ -118,15 +129,24 @@ def line_chart(
     )
     for k, s in enumerate(series):
         colour, dash = PALETTE[k % len(PALETTE)], DASHES[k % len(DASHES)]
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<g class="series"><title>{escape(s.name)}</title>')
-        if n > 1:
-            out.append(
-                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"'
-                f"{dash_attr}/>"
-            )
+        # One polyline per run of values: a None (no value) breaks the line.
+        runs: list[list[str]] = [[]]
         for i, v in enumerate(s.values):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
+        for run in runs:
+            if len(run) > 1:
+                out.append(
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
+                    f'stroke-width="2"{dash_attr}/>'
+                )
+        for i, v in enumerate(s.values):
+            if v is None:
+                continue
             out.append(
                 f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{2.5 if n > 40 else 3.5}" '
                 f'fill="{colour}"><title>{escape(s.name)}, {escape(labels[i])}: '
