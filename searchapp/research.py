@@ -18,6 +18,7 @@ Parameter checks raise QueryError with the fix, so the CLI exits 2 and the web a
 from __future__ import annotations
 
 import difflib
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -113,13 +114,20 @@ def resolve_value(fd: FacetData, facet: str, value: str) -> str:
 _EPOCH = date(1970, 1, 1)
 
 
+# Week numbers per generation, computed once (FacetData holds day, month and year already).
+_WEEKS: weakref.WeakKeyDictionary[FacetData, np.ndarray] = weakref.WeakKeyDictionary()
+
+
 def bucket_keys(fd: FacetData, interval: str) -> np.ndarray:
     """Return every document's bucket number (undated documents get a meaningless one)."""
     if interval == "day":
         return fd.day
     if interval == "week":
-        # ISO weeks start on Monday; 1970-01-01 was a Thursday, so day + 3 counts from Monday.
-        return (fd.day + 3) // 7
+        weeks = _WEEKS.get(fd)
+        if weeks is None:
+            # ISO weeks start on Monday; 1970-01-01 was a Thursday: day + 3 counts from Monday.
+            weeks = _WEEKS[fd] = (fd.day + 3) // 7
+        return weeks
     if interval == "month":
         return fd.month
     return fd.year

@@ -89,13 +89,12 @@ def _csv(header: list[str], rows: list[list[Any]], name: str) -> Response:
 
 def _bucket_links(tl: Timeline, pairs: list[tuple[str, str]], q: str = "") -> list[str]:
     """Return, per bucket, the search page URL of that bucket's stories (same query, filters)."""
-    base = [(k, v) for k, v in pairs if k not in ("from", "to")]
+    base = ([("q", q)] if q else []) + [(k, v) for k, v in pairs if k not in ("from", "to")]
+    prefix = url_for("views.index") + "?" + urlencode(base) + ("&" if base else "")
     links = []
     for i in range(tl.size):
         first, last = tl.dates(i)
-        query = ([("q", q)] if q else []) + base
-        query += [("from", first.isoformat()), ("to", last.isoformat())]
-        links.append(url_for("views.index") + "?" + urlencode(query))
+        links.append(f"{prefix}from={first.isoformat()}&to={last.isoformat()}")
     return links
 
 
