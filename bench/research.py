@@ -33,7 +33,7 @@ MIX: dict[str, list[str]] = {
         "/api/trends",
         "/api/trends?q=oil&by=persons&top=5",
         "/api/trends?q=coffee&by=topics&interval=week",
-        "/api/trends?q=%22trade+deficit%22&by=place&interval=day",
+        "/api/trends?q=gold+OR+silver&by=place&interval=day&from=1987-03&to=1987-04",
         "/api/trends?section=Energy&by=persons&interval=month",
     ],
     "/api/compare": [
@@ -49,17 +49,27 @@ MIX: dict[str, list[str]] = {
     "/api/significant (values)": [
         "/api/significant?q=oil&field=topics",
         "/api/significant?q=coffee&field=persons",
-        "/api/significant?q=%22james+baker%22&field=place",
+        "/api/significant?q=baker+treasury&field=place",
     ],
     "/api/significant (words)": [
         "/api/significant?q=oil&field=words",
         "/api/significant?q=coffee&field=words",
-        "/api/significant?q=%22james+baker%22&field=words",
+        "/api/significant?q=baker+treasury&field=words",
         "/api/significant?topic=grain&field=words",
     ],
     "/trends (page)": ["/trends?q=oil", "/trends?q=coffee&by=topics&interval=week"],
     "/compare (page)": ["/compare?q=oil&q=coffee&q=gold"],
     "/person/NAME (page)": ["/person/James%20Baker", "/topic/coffee", "/place/London"],
+    # Phrase queries: the result set itself (SearchService.matches, as for /api/search) costs
+    # most of these; the reference row is the same phrase searched, one hit per page.
+    "phrases: /api/trends, /api/significant": [
+        "/api/trends?q=%22trade+deficit%22&by=place&interval=month",
+        "/api/significant?q=%22james+baker%22&field=topics",
+    ],
+    "phrases: /api/search (reference)": [
+        "/api/search?q=%22trade+deficit%22&per_page=1",
+        "/api/search?q=%22james+baker%22&per_page=1",
+    ],
 }
 TARGETS = {21_578: 30.0, 215_780: 100.0}
 

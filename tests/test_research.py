@@ -144,6 +144,19 @@ def test_too_many_buckets_names_a_coarser_interval(tmp_path: Path) -> None:
         Research(SearchService(tmp_path / "ix")).trends(SearchRequest(), None, "day")
 
 
+def test_long_tables_leave_out_empty_buckets_csv_keeps_them(tmp_path: Path) -> None:
+    rows = [article(id="a", date="1980-01-07T00:00:00+00:00"),
+            article(id="b", date="1985-01-07T00:00:00+00:00")]
+    build_index(write_jsonl(tmp_path / "c" / "x.jsonl", rows), tmp_path / "ix")
+    client = create_app(Settings(index_dir=tmp_path / "ix")).test_client()
+    html = client.get("/trends?interval=week&by=").get_data(as_text=True)
+    table = html[html.index('<table class="research-table">'):]
+    assert table.count('<th scope="row">') == 2
+    assert "weeks without any story are left out" in html
+    body = client.get("/trends.csv?interval=week").get_data(as_text=True)
+    assert len(body.strip().splitlines()) == 1 + 262  # header + every week of the span
+
+
 def test_top_series_per_bucket_equal_python_counts(r: Research) -> None:
     data, _tl = r.trends(SearchRequest(), "persons", "month", top=2)
     dated = [s for s in STORIES if s["date"]]

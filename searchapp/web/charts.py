@@ -17,6 +17,7 @@ DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4")
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 36, 16, 56
 CHAR_WIDTH = 6.6  # of an 11px label, to keep x labels apart
+MAX_POINTS = 120  # buckets up to which every value gets a dot with its own tooltip
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,13 @@ def line_chart(
         out.append(f'<g class="series"><title>{escape(s.name)}</title>')
         # One polyline per run of values: a None (no value) breaks the line.
         runs: list[list[str]] = [[]]
+        runs_at: list[list[str]] = []  # the run each bucket belongs to
         for i, v in enumerate(s.values):
             if v is None:
                 runs.append([])
             else:
                 runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
+            runs_at.append(runs[-1])
         for run in runs:
             if len(run) > 1:
                 out.append(
@@ -145,7 +148,9 @@ def line_chart(
                     f'stroke-width="2"{dash_attr}/>'
                 )
         for i, v in enumerate(s.values):
-            if v is None:
+            # Past MAX_POINTS buckets the dots merge into the line and cost most of the page:
+            # only a lone value (no line through it) keeps its dot. The table has every value.
+            if v is None or (n > MAX_POINTS and len(runs_at[i]) > 1):
                 continue
             out.append(
                 f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="{2.5 if n > 40 else 3.5}" '

@@ -33,6 +33,7 @@ bp = Blueprint("research", __name__)
 FILTER_PARAMS = (*(f.param for f in TERM_FACETS), "from", "to")
 ENTITY_FACETS = {"person": "persons", "topic": "topics", "place": "place"}
 LATEST = 10
+TABLE_ALL = 120  # buckets up to which a table lists every bucket, empty ones too
 
 
 def research() -> Research:
@@ -96,6 +97,17 @@ def _bucket_links(tl: Timeline, pairs: list[tuple[str, str]], q: str = "") -> li
         first, last = tl.dates(i)
         links.append(f"{prefix}from={first.isoformat()}&to={last.isoformat()}")
     return links
+
+
+def _table_rows(totals: list[int]) -> list[int]:
+    """Return the buckets a table lists: all of them, or past TABLE_ALL only non-empty ones.
+
+    A ten-year weekly table is 500+ rows, mostly of weeks without a single story; those rows
+    say nothing a reader needs and cost most of the page's time (the CSV has every bucket).
+    """
+    if len(totals) <= TABLE_ALL:
+        return list(range(len(totals)))
+    return [i for i, t in enumerate(totals) if t]
 
 
 # -- JSON API -------------------------------------------------------------------------------
@@ -235,6 +247,7 @@ def trends_page() -> Any:
         by_label=heading,
         by_legend=legend(series) if series else None,
         links=_bucket_links(tl, pairs, req.q),
+        rows=_table_rows(data["total"]),
         filters=pairs,
         intervals=INTERVALS,
         facets=TERM_FACETS,
@@ -296,6 +309,7 @@ def compare_page() -> Any:
         intervals=INTERVALS,
         interval_param=request.args.get("interval") or "",
         links=_bucket_links(tl, pairs) if tl is not None else [],
+        rows=_table_rows(data["all"]) if data else [],
         csv_url=url_for("research.compare_csv")
         + "?"
         + urlencode([("q", q) for q in given] + pairs + extra),
