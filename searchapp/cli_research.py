@@ -70,7 +70,6 @@ def _run(index_dir: Path, ask: Callable[[Any], Any]) -> Any:
         return ask(Research(SearchService(index_dir)))
     except SearchAppError as exc:
         _fail(exc)
-        sys.exit(1)  # _fail always exits or raises; this keeps mypy and readers sure of it
 
 
 def _table(header: list[str], rows: list[list[Any]], fmt: str) -> None:

@@ -17,7 +17,6 @@ Parameter checks raise QueryError with the fix, so the CLI exits 2 and the web a
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -93,20 +92,13 @@ def check_queries(queries: list[str]) -> list[str]:
 
 
 def resolve_value(fd: FacetData, facet: str, value: str) -> str:
-    """Return the archive's spelling of a facet value typed in any case, or raise with hints."""
+    """Return the archive's spelling of a value typed in any case or without accents.
+
+    FacetData.resolve raises QueryError naming the closest values when none matches; of
+    several values that fold alike, the exact one or else the first is the subject.
+    """
     wanted = value.strip()
-    if wanted in fd.index[facet]:
-        return wanted
-    folded = wanted.casefold()
-    same = [v for v in fd.values[facet] if v.casefold() == folded]
-    if same:
-        return same[0]
-    noun = BY_NAME[facet].noun
-    close = difflib.get_close_matches(wanted, fd.values[facet], n=3, cutoff=0.75)
-    hint = f": did you mean {' or '.join(repr(c) for c in close)}?" if close else (
-        f": check the spelling, or search for it as a word (q={wanted})"
-    )
-    raise QueryError(f"no {noun} {wanted[:80]!r} in the archive{hint}")
+    return fd.resolve(facet, [wanted])[0]
 
 
 # -- time buckets -----------------------------------------------------------------------------

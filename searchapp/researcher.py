@@ -165,15 +165,14 @@ class Research:
         docs = np.flatnonzero(found.mask)
         if len(docs) == 0:
             return []
-        # The generation the mask belongs to; SearchService keeps no other public handle on
-        # its postings, so this reaches into it (one place to adapt if search.py moves).
-        state = svc._state()
-        if state.facets is not fd:
+        # The generation the mask belongs to: its searcher reads the word postings.
+        gen = svc.generation()
+        if gen.facets is not fd:
             if not retry:
                 raise research.QueryError("the index changed during the question: ask again")
             # A new generation went live after matches(): ask again on it, once.
             return self._significant_words(req, svc.matches(req), top, min_count, False)
-        searcher = svc._searcher(state)
+        searcher = gen.searcher()
         with self._lock:
             if self._gen is not fd:
                 self._gen, self._df, self._ids, self._ids_bytes = fd, {}, OrderedDict(), 0

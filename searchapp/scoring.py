@@ -1,0 +1,31 @@
+"""BM25F as Whoosh 2.7.5 computes it (whoosh.scoring), as pure functions over numpy arrays.
+
+Whoosh scores one posting at a time in Python; the same formula over a whole posting list is a
+handful of array operations. Tests check the scores equal Whoosh's own to 6 decimals.
+"""
+
+from __future__ import annotations
+
+from math import log
+
+import numpy as np
+
+# BM25F's free parameters, Whoosh's defaults (whoosh.scoring.BM25F).
+B = 0.75
+K1 = 1.2
+
+
+def idf(n_docs: int, doc_freq: int) -> float:
+    """Whoosh's inverse document frequency (whoosh.scoring.WeightScorer's idf)."""
+    return log(n_docs / (doc_freq + 1)) + 1
+
+
+def bm25(
+    idf_value: float, tf: np.ndarray, lengths: np.ndarray, avg_length: float,
+    b: float = B, k1: float = K1,
+) -> np.ndarray:
+    """Whoosh's bm25(idf, tf, fl, avgfl, B, K1), over arrays of term and field frequencies."""
+    tf = tf.astype(np.float64)
+    norm = k1 * ((1 - b) + b * lengths / avg_length)
+    result: np.ndarray = idf_value * (tf * (k1 + 1)) / (tf + norm)
+    return result
