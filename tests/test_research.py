@@ -29,7 +29,6 @@ from searchapp.researcher import Research
 from searchapp.search import SearchService
 from searchapp.web import create_app
 from tests.conftest import article, build_index, write_jsonl
-from tests.test_browser import browser, browser_index, server  # noqa: F401 (fixtures)
 
 EVIL = "<b>Evil</b> & Co"
 STORIES = [
@@ -467,32 +466,3 @@ def test_results_page_links_to_trends_of_the_same_search(client: Any) -> None:
     trends = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "<strong>2</strong> stories" in trends  # the 2 results of that search
     assert 'name="section" value="Commodities"' in trends  # the filter travels in the form
-
-
-# -- in Chromium: charts render, no console or CSP errors ------------------------------------
-
-
-@pytest.mark.browser
-def test_research_pages_in_chromium(server: str, browser: Any) -> None:  # noqa: F811
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    for path, charts in (
-        ("/trends?q=coffee&by=persons", 2),
-        ("/compare?q=coffee&q=oil", 2),
-        ("/person/james%20baker", 1),
-    ):
-        page.goto(server + path)
-        assert page.locator("svg.chart").count() == charts, path
-        box = page.locator("svg.chart").first.bounding_box()
-        assert box and box["width"] > 300 and box["height"] > 100, path
-        assert page.locator(".legend li").count() >= 1, path
-        assert page.locator("table.research-table tbody tr").count() >= 2, path
-    page.goto(server + "/trends?q=coffee")
-    page.select_option("select[name=interval]", "year")
-    page.click("form.research-form button[type=submit]")
-    page.wait_for_url("**interval=year**")
-    assert page.locator("table.research-table tbody tr").count() == 2  # 2016, 2017
-    assert errors == []
-    page.close()
