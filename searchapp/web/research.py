@@ -23,9 +23,9 @@ from searchapp.facetspec import BY_NAME, TERM_FACETS
 from searchapp.models import SearchRequest
 from searchapp.research import INTERVALS, MAX_QUERIES, Timeline
 from searchapp.researcher import Research
-from searchapp.web import service, settings
 from searchapp.web.charts import Series, legend, line_chart
-from searchapp.web.helpers import parse_request
+from searchapp.web.context import service, settings
+from searchapp.web.params import parse_request
 
 bp = Blueprint("research", __name__)
 
