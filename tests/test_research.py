@@ -378,6 +378,10 @@ def test_person_page_any_case_unknown_is_404(client: Any) -> None:
     assert "Paul Volcker" in html and "/person/Paul%20Volcker" in html  # who appears with him
     assert "Coffee trade talks" in html  # latest stories
     assert "Timeline" in html and "Day" in _svg_texts(html, "timeline")  # 1 to 31 March
+    csv_link = re.search(r'href="(/trends\.csv\?[^"]+)"', html)
+    assert csv_link and csv_link.group(1).endswith("person=James+Baker")
+    rows = list(csv.reader(io.StringIO(client.get(csv_link.group(1)).get_data(as_text=True))))
+    assert sum(int(row[1]) for row in rows[1:]) == 3  # 4 stories, one undated
     missing = client.get("/person/Jmes%20Baker")
     assert missing.status_code == 404 and b"did you mean" in missing.data
     assert client.get("/topic/COFFEE").status_code == 200

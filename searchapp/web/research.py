@@ -355,6 +355,7 @@ def _entity(kind: str, name: str) -> Any:
         links=_bucket_links(tl, pairs),
         search_url=url_for("views.index") + "?" + urlencode(pairs),
         trends_url=url_for("research.trends_page") + "?" + urlencode(pairs),
+        csv_url=url_for("research.trends_csv") + "?" + urlencode(pairs),
         entity_url=entity_url,
     )
 
