@@ -470,3 +470,13 @@ def test_results_page_links_to_trends_of_the_same_search(client: Any) -> None:
     trends = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "<strong>2</strong> stories" in trends  # the 2 results of that search
     assert 'name="section" value="Commodities"' in trends  # the filter travels in the form
+
+
+def test_typed_questions_and_casual_parameters(client: Any, small_index: Path) -> None:
+    q = "is the coffee trade?"
+    data = client.get(f"/api/trends?q={q}&by=Persons&interval=Month%20").get_json()
+    assert data["interval"] == "month" and data["by"] == "persons"
+    total = SearchService(small_index).search(SearchRequest(q=q)).total
+    assert data["stories"] == total == sum(data["total"]) + data["undated"] == 1
+    related = client.get("/api/related?field=person&value=%20paul%20volcker&with=Topic").get_json()
+    assert related["value"] == "Paul Volcker" and related["with"] == "topics"
