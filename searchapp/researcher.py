@@ -85,15 +85,16 @@ class Research:
         """
         interval = research.check_interval(interval)
         queries = research.check_queries(queries)
-        everything = self.service.matches(replace(req, q=""))
-        masks = []
-        for q in queries:
-            found = self.service.matches(replace(req, q=q))
-            if found.facets is not everything.facets:
-                # The index switched generation between two questions: ask them all again.
-                return self.compare(req, queries, interval)
-            masks.append(found.mask)
-        return research.compare(everything.facets, queries, masks, everything.mask, interval)
+        req = replace(req, like=None)  # each series is its own query
+        for _attempt in range(2):
+            everything = self.service.matches(replace(req, q=""))
+            masks = [self.service.matches(replace(req, q=q)) for q in queries]
+            # All from one generation, or the index switched in between: ask them again.
+            if all(m.facets is everything.facets for m in masks):
+                return research.compare(
+                    everything.facets, queries, [m.mask for m in masks], everything.mask, interval
+                )
+        raise research.QueryError("the index changed during the comparison: ask again")
 
     # -- co-occurrence and significance -----------------------------------------------------
 
