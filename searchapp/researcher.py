@@ -10,9 +10,9 @@ archive against the result set would read every posting list (54,988 terms at 21
 1. up to SAMPLE stories of the result set, spread evenly over it, are read and tokenised;
 2. words in at least a few of them are stemmed like the index does and ranked by an ESTIMATED
    score (their share of the sample against the body field's document frequency);
-3. the best CANDIDATES are counted EXACTLY from their title, lead and body postings: the counts
-   shown are stories of the result set (and of the archive) holding the word, as `search`
-   would find them in those fields.
+3. the best top + 10 (at most CANDIDATES) are counted EXACTLY from their title, lead and body
+   postings: the counts shown are stories of the result set (and of the archive) holding the
+   word, as `search` would find them in those fields.
 A word that is significant but rare in the result set can be missed by the sample; the counts
 of every word shown are exact.
 """
@@ -200,11 +200,11 @@ class Research:
             fg_p, bg_p = k / n_sample, df / n_all
             est[stem] = (fg_p - bg_p) * fg_p / bg_p if fg_p > bg_p else 0.0
         stems = sorted((s for s in est if est[s] > 0), key=lambda s: -est[s])
-        stems = stems[: min(CANDIDATES, max(2 * top, 20))]
+        stems = stems[: min(CANDIDATES, max(top + 10, 20))]
         fg = np.zeros(len(stems), dtype=np.int64)
         bg = np.zeros(len(stems), dtype=np.int64)
         for i, stem in enumerate(stems):
-            ids = self._word_ids(searcher, stem)
+            ids = self._word_ids(searcher, stem, fd.n)
             fg[i] = int(found.mask[ids].sum())
             bg[i] = int(fd.live[ids].sum())
         items = research.significant(stems, fg, len(docs), bg, fd.live_count, top, min_count)
@@ -238,22 +238,23 @@ class Research:
                 self._df[stem] = df
         return df
 
-    def _word_ids(self, searcher: Any, stem: str) -> np.ndarray:
+    def _word_ids(self, searcher: Any, stem: str, n: int) -> np.ndarray:
         """Return the stories holding a word in title, lead or body (deleted ones included)."""
         with self._lock:
             ids = self._ids.get(stem)
             if ids is not None:
                 self._ids.move_to_end(stem)
                 return ids
-        parts = []
+        # A scratch mask unions the three fields' lists: 10x cheaper than np.unique at 216k.
+        holds = np.zeros(n, dtype=bool)
+        btext = stem.encode("utf-8")
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
             for fieldname in WORD_FIELDS:
-                btext = stem.encode("utf-8")
                 if (fieldname, btext) in reader:
-                    parts.append(leaf_ids(raw_postings(reader, fieldname, btext)) + offset)
+                    holds[leaf_ids(raw_postings(reader, fieldname, btext)) + offset] = True
         # int32 halves the cache: document numbers of one generation fit easily.
-        ids = np.unique(np.concatenate(parts)).astype(np.int32) if parts else np.zeros(0, np.int32)
+        ids = np.flatnonzero(holds).astype(np.int32)
         with self._lock:
             self._ids[stem] = ids
             self._ids_bytes += ids.nbytes
