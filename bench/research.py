@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -110,7 +111,15 @@ def bench_index(index: Path, reps: int) -> dict[str, Any]:
             "cpu_p95_ms": round(float(np.percentile(cpu[name], 95)), 1),
             "target_ms": target,
         }
-    return {"index": str(index), "stories": stories, "reps": reps, "endpoints": rows}
+    return {
+        "index": str(index),
+        "stories": stories,
+        "reps": reps,
+        # The machine is shared: a load average above its cores inflates wall times.
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "cores": os.cpu_count(),
+        "endpoints": rows,
+    }
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -119,6 +128,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
     for res in results:
         lines += [
             f"## {res['stories']:,} stories ({res['reps']} rounds of the mix)",
+            "",
+            f"Load average {res['load_average_1min']} on {res['cores']} cores at the end of "
+            "the run; wall times include waiting for a core, CPU times do not.",
             "",
             "| endpoint | first (max) | p50 | p95 | max | CPU p50 | CPU p95 | target p95 | |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
