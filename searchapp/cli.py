@@ -407,5 +407,13 @@ def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debu
     sys.exit(run(Settings(index_dir=index_dir), host, port, threads, quiet=quiet, debug=debug))
 
 
+# -- research views: trends, compare, related, significant (cli_research.py) ------------------
+
+from searchapp.cli_research import RESEARCH_COMMANDS  # noqa: E402 (needs main defined above)
+
+for _command in RESEARCH_COMMANDS:
+    main.add_command(_command)
+
+
 if __name__ == "__main__":
     main()
