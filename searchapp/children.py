@@ -28,7 +28,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from whoosh.multiproc import MpWriter, SubWriterTask
@@ -43,6 +44,9 @@ R = TypeVar("R")
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # How often a child checks that its parent lives, and a parent that its children do.
 WATCH_INTERVAL = 0.2
+# Children are forked: guard_child() knows its parent by pid, and the children of Whoosh's
+# writer inherit its open index rather than pickling it (3.14 makes forkserver the default).
+FORK = multiprocessing.get_context("fork")
 # Descriptors only the process that opened them may keep (the writer lock): children close them.
 _PARENT_ONLY_FDS: set[int] = set()
 
@@ -96,6 +100,8 @@ def guard_child(parent_pid: int) -> None:
 
 def _death(pid: int | None, exitcode: int | None) -> str:
     """Say how a child ended, for an error message."""
+    if exitcode is None:
+        return "process died (killed?)"
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
         hint = " (the out-of-memory killer?)" if exitcode == -signal.SIGKILL else ""
@@ -116,20 +122,19 @@ def _died(kind: str, pid: int | None, exitcode: int | None) -> ChildDiedError:
 def pool_map(func: Callable[[T], R], items: Sequence[T], procs: int) -> list[R]:
     """map() over worker processes that die with us, failing (not hanging) if one dies.
 
-    multiprocessing.Pool replaces a killed worker but loses its task, so a plain map() would
-    wait for ever: watch the original workers and stop when one of them ends.
+    multiprocessing.Pool replaces a killed worker but loses its task (map() then waits for
+    ever), and its terminate() blocks on the queue lock a worker killed while waiting still
+    holds. ProcessPoolExecutor notices a dead worker and gives up cleanly.
     """
-    with Pool(procs, initializer=guard_child, initargs=(os.getpid(),)) as pool:
-        workers = list(pool._pool)  # type: ignore[attr-defined]
-        result = pool.map_async(func, items)
-        while True:
-            try:
-                return result.get(timeout=WATCH_INTERVAL)
-            except multiprocessing.TimeoutError:
-                pass
-            for worker in workers:
-                if worker.exitcode is not None:
-                    raise _died("reader", worker.pid, worker.exitcode)
+    with ProcessPoolExecutor(
+        procs, mp_context=FORK, initializer=guard_child, initargs=(os.getpid(),)
+    ) as executor:
+        try:
+            return list(executor.map(func, items))
+        except BrokenProcessPool:
+            dead = [(p.pid, p.exitcode) for p in executor._processes.values() if p.exitcode]
+            pid, code = dead[0] if dead else (None, None)
+            raise _died("reader", pid, code) from None
 
 
 # -- Whoosh's writer processes ----------------------------------------------------------------
@@ -141,6 +146,10 @@ class _GuardedTask(SubWriterTask):  # type: ignore[misc]
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.parent_pid = os.getpid()  # runs in the parent, before the fork
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:  # always forked, whatever the default start method
+        return FORK.Process._Popen(process_obj)  # type: ignore[attr-defined]
 
     def run(self) -> None:
         guard_child(self.parent_pid)
@@ -223,6 +232,10 @@ class GuardedMpWriter(MpWriter):  # type: ignore[misc]
         """Stop the children for real (SIGKILL), then discard this writer's files."""
         try:
             stop_all(self.tasks)
+            # Documents still buffered for a dead child would make the exit wait for ever on
+            # the queue's feeder thread.
+            self.jobqueue.cancel_join_thread()
+            self.resultqueue.cancel_join_thread()
         finally:
             SegmentWriter.cancel(self)
 
