@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from searchapp.manifest import FileStat, Manifest, Scanned, changed_files, plan_
 from searchapp.models import Article, ParseProblem, RawArticle, Report
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
 from searchapp.tags import TagSplitter
+from searchapp.validation import validate
 
 Progress = Callable[[str, int, int], None]
 
@@ -40,55 +40,10 @@ LARGE_BUILD = 50_000
 # Posting blocks uncompressed: zlib took 13% of indexing time (measured on Reuters) for an index
 # about a third smaller; disk is cheaper than the archive's indexing window.
 CODEC = W3Codec(compression=0)
-# Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
-MAX_WORD = 255
-MAX_FIELD_CHARS = 5_000_000
-MAX_ID_CHARS = 200
-_LONG_WORD = re.compile(rf"\w{{{MAX_WORD + 1},}}")
-_BAD_ID = re.compile(r"[\x00-\x1f\x7f/\\]")
-# A story dated more than this far ahead of the clock is a typo, not news.
-FUTURE_SLACK = timedelta(days=2)
 
 
 def _noop(stage: str, done: int, total: int) -> None:
     pass
-
-
-def validate(article: Article, now: datetime | None = None) -> str | None:
-    """Return why an article cannot be indexed, or None when it is fit.
-
-    Whoosh 2.7.5 corrupts the NEXT document (and, before a commit, the previous one's stored
-    fields) when it rejects a document halfway through add_document (whoosh-facts.md), so every
-    check that Whoosh could fail must happen here, before the writer sees the article.
-    """
-    if not article.id or len(article.id) > MAX_ID_CHARS or _BAD_ID.search(article.id):
-        return f"invalid id {article.id[:60]!r}: use 1-{MAX_ID_CHARS} printable characters"
-    if not article.title.strip():
-        return "no title: the second line of the file must be the story's title"
-    texts = [article.title, article.lead, article.body, article.section, article.place]
-    texts += list(article.topics) + list(article.persons) + [article.photo_credit]
-    for text in texts:
-        if not isinstance(text, str):
-            return f"field value {text!r} is not text"
-        if len(text) > MAX_FIELD_CHARS:
-            return f"a field holds {len(text):,} characters (at most {MAX_FIELD_CHARS:,})"
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "text holds characters that are not valid Unicode; re-save the file as UTF-8"
-        if "\x00" in text:
-            return "text holds NUL bytes: is it a binary file?"
-        long_word = _LONG_WORD.search(text)
-        if long_word:
-            return (
-                f"holds a {len(long_word.group()):,}-character word (at most {MAX_WORD}): "
-                "an encoded blob, not text"
-            )
-    if article.date is not None:
-        now = now or datetime.now(timezone.utc)
-        if article.date.astimezone(timezone.utc) > now + FUTURE_SLACK:
-            return f"dated {article.iso_date}, in the future: check the header date"
-    return None
 
 
 class _Clock:

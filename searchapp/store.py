@@ -75,8 +75,7 @@ def new_generation(index_dir: Path) -> Path:
     return path
 
 
-def fsync_dir(path: Path) -> None:
-    """Flush a directory's entries (new and renamed files) to disk."""
+def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -84,16 +83,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (new and renamed files) to disk."""
+    _fsync(path)
+
+
 def fsync_tree(path: Path) -> None:
     """Flush every file in a directory, then the directory itself."""
     for child in path.iterdir():
         if child.is_file():
-            fd = os.open(child, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    fsync_dir(path)
+            _fsync(child)
+    _fsync(path)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
