@@ -254,8 +254,11 @@ def _reap_orphans(path: Path, fd: int) -> bool:
         info = children.process_start(other)
         if info is not None and info[1] == group and info[0] >= start:
             leftovers.append(other)
-    # Twice, 0.1 s apart: anything just opening the file to try the lock is not a leftover.
+    # Twice, 0.1 s apart: anything just opening the file to try the lock is not a leftover,
+    # and a record that changed meanwhile was a new holder's, read before it wrote its own.
     time.sleep(0.1)
+    if _holder(fd) != holder:
+        return False
     leftovers = [p for p in children.holders_of(str(path)) if p in leftovers]
     for other in leftovers:
         with contextlib.suppress(OSError):
@@ -304,5 +307,8 @@ def writer_lock(index_dir: Path, wait: float = 5.0) -> Iterator[None]:
         os.pwrite(fd, record, 0)
         yield
     finally:
+        # A record is left behind only by a holder that died: that is how leftovers are known.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
         children.forget(fd)
         os.close(fd)  # closing the descriptor releases the flock
