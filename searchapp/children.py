@@ -132,7 +132,12 @@ def pool_map(func: Callable[[T], R], items: Sequence[T], procs: int) -> list[R]:
         try:
             return list(executor.map(func, items))
         except BrokenProcessPool:
-            dead = [(p.pid, p.exitcode) for p in executor._processes.values() if p.exitcode]
+            # The executor SIGTERMs the other workers once one is dead: name the first one.
+            dead = [
+                (p.pid, p.exitcode)
+                for p in executor._processes.values()
+                if p.exitcode not in (None, 0, -signal.SIGTERM)
+            ]
             pid, code = dead[0] if dead else (None, None)
             raise _died("reader", pid, code) from None
 

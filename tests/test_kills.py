@@ -241,7 +241,9 @@ def test_kill9_of_one_child_alone(modes: tuple[Path, Path, list[str]], mode: str
         _out, err = proc.communicate(timeout=120)
         assert "Traceback" not in err, err
         if proc.returncode != 0:
-            assert proc.returncode == 1 and "killed by SIGKILL" in err, (proc.returncode, err)
+            # The victim is named when its exit status could be read before the others'.
+            said = "killed by SIGKILL" in err or "a reader process died" in err
+            assert proc.returncode == 1 and said, (proc.returncode, err)
             assert "the live index is unchanged" in err
         key = f"exit {proc.returncode}" + ("" if victim else " (no child seen)")
         outcomes[key] = outcomes.get(key, 0) + 1
