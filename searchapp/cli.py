@@ -164,12 +164,27 @@ def index(
         click.echo(
             "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), err=True
         )
+    click.echo(_index_summary(report, index_dir))
+
+
+def _index_summary(report: Any, index_dir: Path) -> str:
+    """One line saying what an indexing run did (an IndexReport from indexer.py)."""
+    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
+    if not (report.total or report.files or report.deleted):
+        return f"0 stories in {index_dir}: the corpus holds no .txt or .jsonl files yet{skipped}"
+    if not (report.added or report.updated or report.deleted):
+        files = f"{report.files:,} file" + ("" if report.files == 1 else "s")
+        stories = f"{report.total:,} stor" + ("y" if report.total == 1 else "ies")
+        return f"nothing changed: {stories} in {files} ({index_dir}){skipped}"
     rate = (report.added + report.updated) / report.seconds if report.seconds else 0
-    click.echo(
+    made = (
+        f"; {report.titles_made:,} titles made from the lead or body" if report.titles_made else ""
+    )
+    return (
         f"{report.total:,} stories in {index_dir}: {report.added:,} added, "
         f"{report.updated:,} updated, {report.deleted:,} deleted, "
         f"{len(report.skipped):,} skipped, {report.unchanged:,} unchanged "
-        f"({report.seconds:.1f} s, {rate:,.0f} stories/s)"
+        f"({report.seconds:.1f} s, {rate:,.0f} stories/s){made}"
     )
 
 
@@ -375,8 +390,13 @@ def stats(index_dir: Path, fmt: str) -> None:
 @index_option
 def check(index_dir: Path) -> None:
     """Read the whole index and report damage (exit 1 with the fix if any)."""
-    from searchapp.store import check_generation
+    from searchapp.store import check_generation, current_generation
 
+    if current_generation(index_dir) is None:
+        # Nothing to check is not damage: one sentence, and how to build the index.
+        raise click.ClickException(
+            f"no index in {index_dir}: build one with `searchapp index --index {index_dir}`"
+        )
     gen, problems = check_generation(index_dir)
     if not problems:
         click.echo(f"{gen}: OK")

@@ -29,6 +29,8 @@ class Article:
     place: str = ""
     photo_credit: str = ""
     source: str = ""
+    # The record had no title: this one was made from its lead or body (formats/jsonl.py).
+    title_made: bool = False
 
     @property
     def iso_date(self) -> str | None:

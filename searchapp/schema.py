@@ -139,6 +139,8 @@ def stored_doc(article: Article) -> str:
     if article.date is not None:
         offset = article.date.utcoffset()
         data["utc_offset_min"] = int(offset.total_seconds() // 60) if offset else 0
+    if article.title_made:
+        data["title_made"] = True  # the page shows such a title as made, not printed
     return json.dumps(data, ensure_ascii=False)
 
 
