@@ -187,9 +187,13 @@ def _print_text(page: SearchPage, color: bool) -> None:
         click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
     elif page.suggestion:
         click.echo(f"Did you mean: {page.suggestion}?")
+    if page.reading and page.reading.get("noteworthy"):
+        # How a lenient reading read the query ("searched for the words …; `(` was ignored").
+        click.echo(_style(page.reading["text"][:1].upper() + page.reading["text"][1:], color))
+    totals = f"{page.total:,} results" if page.total_all is None else page.totals_text
     click.echo(
         _style(
-            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
+            f"{totals}, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
             color,
             dim=True,
         )
@@ -268,6 +272,11 @@ def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
     help="Values per facet (0 = all).",
 )
 @click.option("--like", metavar="ID", default=None, help="Stories like this article.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Every word required; a query that does not parse is an error (for scripts).",
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 def search(
     query: str,
@@ -282,14 +291,17 @@ def search(
     place: tuple[str, ...],
     facet_limit: int,
     like: str | None,
+    strict: bool,
     color: bool | None,
     **dates: str | None,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
 
-    QUERY uses Whoosh syntax: words (AND by default), OR, NOT, (), "phrases",
-    "a b"~5, wild*, fuzzy~, title:, lead:, body:, section:, topic:, person:, place:,
-    date:2017-11, date:[2017-11-01 TO 2017-11-30], date:yesterday.
+    QUERY is read leniently: stories with all the words first, then those with
+    some; "phrases", +word, -word, NOT, AND/OR, (), "a b"~5, wild*, fuzzy~, title:,
+    lead:, body:, section:, topic:, person:, place:, date:2017-11,
+    date:[2017-11-01 TO 2017-11-30], date:yesterday are honoured; what does not parse is
+    read as words, and the first line says how. --strict: every word required, errors.
     """
     from searchapp.search import SearchService
 
@@ -307,6 +319,7 @@ def search(
         facet_limit=facet_limit,
         like=like,
         snippets=fmt in ("text", "json"),
+        strict=strict,
     )
     service = SearchService(index_dir)
     try:

@@ -30,14 +30,13 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from math import log
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh import query
 
-from searchapp import store
+from searchapp import ranking, store
 from searchapp.errors import NoIndexError, NotFoundError, QueryError
 from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData, forget_generation
 from searchapp.highlight import snippet
@@ -57,7 +56,8 @@ from searchapp.postings import (
     leaf_postings,
     raw_postings,
 )
-from searchapp.query import _is_null, parse_bound, parse_query
+from searchapp.query import Word, _is_null, parse_bound
+from searchapp.reading import Reading, read_query
 
 TEXT_FIELDS = ("title", "lead", "body")
 SUGGEST_BELOW = 3  # offer did-you-mean when a query finds fewer stories than this
@@ -169,6 +169,7 @@ class _Selection:
     final: np.ndarray  # all of them together: the results
     sort: str
     scores: np.ndarray | None  # relevance of every document (None without a query)
+    tier: np.ndarray | None = None  # stories holding every soft word (lenient reading)
 
 
 @dataclass(frozen=True)
@@ -303,26 +304,60 @@ class SearchService:
             state.lengths[fieldname] = lengths
         return lengths
 
+    def _avg_length(self, state: _State, searcher: Any, fieldname: str) -> float:
+        avg = state.avg_lengths.get(fieldname)
+        if avg is None:
+            avg = searcher.reader().field_length(fieldname) / (state.facets.n or 1) or 1.0
+            state.avg_lengths[fieldname] = avg
+        return avg
+
     def _term_scores(self, state: _State, searcher: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Return (document numbers, BM25F scores) of one term, as Whoosh would score them."""
+        """Return (document numbers, BM25 scores) of one term in one field (ranking.py)."""
         ids, weights = self._postings(state, searcher, q.fieldname, q.text)
         if len(ids) == 0:
             return ids, weights
         field = searcher.schema[q.fieldname]
-        # Whoosh's idf and its bm25() (whoosh.scoring), vectorised over the posting list.
-        idf = log(state.facets.n / (len(ids) + 1)) + 1
         lengths = self._lengths(state, searcher, q.fieldname) if field.scorable else None
-        if lengths is None:
-            scores = weights.astype(np.float64)
-        else:
-            avg = state.avg_lengths.get(q.fieldname)
-            if avg is None:
-                avg = searcher.reader().field_length(q.fieldname) / (state.facets.n or 1) or 1.0
-                state.avg_lengths[q.fieldname] = avg
-            tf = weights.astype(np.float64)
-            norm = K1 * ((1 - B) + B * lengths[ids] / avg)
-            scores = idf * (tf * (K1 + 1)) / (tf + norm)
+        avg = self._avg_length(state, searcher, q.fieldname) if lengths is not None else 1.0
+        tf = ranking.field_tf(weights, lengths[ids] if lengths is not None else None, avg, 1.0)
+        scores = ranking.saturate(tf, ranking.idf(state.facets.n, len(ids)))
         return ids, scores * q.boost
+
+    def _word(self, state: _State, searcher: Any, q: Word) -> tuple[np.ndarray, np.ndarray]:
+        """Return (mask, BM25F scores) of one typed word over its fields (ranking.py).
+
+        Each field's frequency is weighted by its boost and normalised by its own length,
+        the sum saturated once with one idf: the word's document frequency in any field.
+        Children that are not single words (phrases, wildcards) add their own scores.
+        """
+        fd = state.facets
+        weighted = np.zeros(fd.n)
+        present = np.zeros(fd.n, dtype=bool)
+        other = np.zeros(fd.n, dtype=bool)
+        scores = np.zeros(fd.n)
+        for child in q.subqueries:
+            if not (isinstance(child, query.Term) and isinstance(child.text, str)):
+                m, sc = self._eval(state, searcher, child)
+                other |= m
+                scores += sc
+                continue
+            if child.fieldname not in searcher.schema:
+                continue
+            ids, tf = self._postings(state, searcher, child.fieldname, child.text)
+            if len(ids) == 0:
+                continue
+            field = searcher.schema[child.fieldname]
+            lengths = self._lengths(state, searcher, child.fieldname) if field.scorable else None
+            avg = self._avg_length(state, searcher, child.fieldname) if lengths is not None else 1
+            lens = lengths[ids] if lengths is not None else None
+            weighted[ids] += ranking.field_tf(tf, lens, avg, child.boost)
+            present[ids] = True
+        docs = np.flatnonzero(present)
+        if len(docs):
+            word_idf = ranking.idf(fd.n, len(docs))
+            scores[docs] += ranking.saturate(weighted[docs], word_idf)
+        mask = (present | other) & fd.live
+        return mask, np.where(mask, scores * q.boost, 0.0)
 
     def _eval(self, state: _State, searcher: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return (matching documents as a mask, their scores) for a query tree.
@@ -351,6 +386,8 @@ class SearchService:
             return fd.live.copy(), np.zeros(n)
         if _is_null(q):
             return np.zeros(n, dtype=bool), np.zeros(n)
+        if isinstance(q, Word):
+            return self._word(state, searcher, q)
         if isinstance(q, (query.Or, query.DisjunctionMax)) and not getattr(q, "minmatch", 0):
             mask = np.zeros(n, dtype=bool)
             scores = np.zeros(n)
@@ -509,8 +546,8 @@ class SearchService:
         self._local.deadline = time.perf_counter() + self.time_limit
         state = self._state()
         searcher = self._searcher(state)
-        q = parse_query(req.q, searcher.schema, searcher.reader())
-        sel = self._select(state, searcher, req, q, start, stop, None)
+        reading = self._read(req, searcher)
+        sel = self._select(state, searcher, req, reading, start, stop, None)
         return Matches(facets=state.facets, mask=sel.final, scores=sel.scores)
 
     def get_article(self, article_id: str) -> Article:
@@ -542,30 +579,70 @@ class SearchService:
         exclude: int | None = None
         if req.like:
             q, exclude = self._like_query(searcher, req.like)
+            reading = Reading(text=req.like, strict=True, required=q)
         else:
-            q = parse_query(req.q, searcher.schema, searcher.reader())
-        page = self._run(state, searcher, req, q, start, stop, exclude)
-        if q is not None and not req.like and page.total < SUGGEST_BELOW:
+            reading = self._read(req, searcher)
+        page = self._run(state, searcher, req, reading, start, stop, exclude)
+        if reading.query is not None and not req.like and page.total < SUGGEST_BELOW:
             self._did_you_mean(state, searcher, req, page, start, stop)
         page.took_ms = (time.perf_counter() - started) * 1000
         return page
+
+    def _read(self, req: SearchRequest, searcher: Any) -> Reading:
+        """Read the request's query text, leniently unless the request is strict."""
+        return read_query(req.q, searcher.schema, searcher.reader(), strict=req.strict)
+
+    def _match_reading(
+        self, state: _State, searcher: Any, reading: Reading
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Return (matching stories, scores, all-words tier) of a reading.
+
+        Hard parts (phrases, +/-, fields, expressions) must match; then a story needs at
+        least one soft word, and the stories holding every soft word form the first tier.
+        """
+        fd = state.facets
+        if reading.empty:
+            return fd.live.copy(), None, None
+        if reading.nothing:
+            return np.zeros(fd.n, dtype=bool), np.zeros(fd.n), None
+        if reading.required is not None:
+            base, scores = self._eval(state, searcher, reading.required)
+        else:
+            base, scores = fd.live.copy(), np.zeros(fd.n)
+        for label, phrase, _words in list(reading.phrases):
+            m, sc = self._eval(state, searcher, phrase)
+            if m.any():
+                base &= m
+                scores += sc
+            else:
+                reading.relax(label)
+        if reading.nothing:
+            return np.zeros(fd.n, dtype=bool), np.zeros(fd.n), None
+        if not reading.words:
+            return base, scores, None
+        every = base.copy()
+        some = np.zeros(fd.n, dtype=bool)
+        for word in reading.words:
+            m, sc = self._eval(state, searcher, word)
+            every &= m
+            some |= m
+            scores += sc
+        base &= some
+        return base, np.where(base, scores, 0.0), every & base
 
     def _select(
         self,
         state: _State,
         searcher: Any,
         req: SearchRequest,
-        q: Any,
+        reading: Reading,
         start: int | None,
         stop: int | None,
         exclude: int | None,
     ) -> _Selection:
         """Compute the query's documents, each filter's, and the final result set."""
         fd = state.facets
-        if q is None:
-            base, scores = fd.live.copy(), None
-        else:
-            base, scores = self._eval(state, searcher, q)
+        base, scores, tier = self._match_reading(state, searcher, reading)
         if exclude is not None:
             base[exclude] = False
         filters = {name: fd.value_mask(name, values) for name, values in req.filters().items()}
@@ -576,20 +653,22 @@ class SearchService:
         if dates is not None:
             final &= dates
         # Without a query there is nothing to rank by: relevance means newest first.
-        sort = req.sort if q is not None else ("newest" if req.sort == "relevance" else req.sort)
-        return _Selection(base, filters, dates, final, sort, scores)
+        ranked = scores is not None
+        sort = req.sort if ranked else ("newest" if req.sort == "relevance" else req.sort)
+        return _Selection(base, filters, dates, final, sort, scores, tier)
 
     def _run(
         self,
         state: _State,
         searcher: Any,
         req: SearchRequest,
-        q: Any,
+        reading: Reading,
         start: int | None,
         stop: int | None,
         exclude: int | None = None,
     ) -> SearchPage:
-        sel = self._select(state, searcher, req, q, start, stop, exclude)
+        sel = self._select(state, searcher, req, reading, start, stop, exclude)
+        q = reading.query
         base, filters, dates, final = sel.base, sel.filters, sel.dates, sel.final
         total = int(final.sum())
         pages = max(1, -(-total // req.per_page))
@@ -599,12 +678,14 @@ class SearchService:
                 f"use a page from 1 to {pages}"
             )
 
-        facets, truncated = self._facets(state, req, q, base, filters, dates, final)
+        # A reading with nothing left to search matches nothing: not the landing page's counts.
+        counted_q = query.NullQuery if reading.nothing else q
+        facets, truncated = self._facets(state, req, counted_q, base, filters, dates, final)
         sort = sel.sort
         lo = (req.page - 1) * req.per_page
         hi = lo + req.per_page
         if sort == "relevance":
-            ranked = self._top(state, final, sel.scores, hi)
+            ranked = self._top(state, final, sel.scores, hi, sel.tier)
             picked = ranked[lo:hi]
         else:
             order = state.newest if sort == "newest" else state.oldest
@@ -622,22 +703,31 @@ class SearchService:
             facets=facets,
             truncated=truncated,
             request=req,
+            # Tiers only mean something with two soft words or more.
+            total_all=(
+                int((final & sel.tier).sum())
+                if sel.tier is not None and len(reading.words) > 1
+                else None
+            ),
+            reading=reading.to_dict() if not reading.strict and not reading.empty else None,
         )
 
     def _top(
-        self, state: _State, final: np.ndarray, scores: np.ndarray | None, need: int
+        self,
+        state: _State,
+        final: np.ndarray,
+        scores: np.ndarray | None,
+        need: int,
+        tier: np.ndarray | None = None,
     ) -> list[tuple[int, float | None]]:
-        """Return the best `need` results as (docnum, score), ties newest first."""
+        """Return the best `need` results as (docnum, score): all-words tier first, then
+        score, ties newest first."""
         docs = np.flatnonzero(final)
         if scores is None or len(docs) == 0 or need == 0:
             return []
         doc_scores = np.round(scores[docs], 9)
-        if len(docs) > need:
-            # Keep every document scoring at least the need-th best, so ties are all kept.
-            cut = np.partition(doc_scores, len(docs) - need)[len(docs) - need]
-            keep = doc_scores >= cut
-            docs, doc_scores = docs[keep], doc_scores[keep]
-        order = np.lexsort((-docs, -state.facets.ts[docs], -doc_scores))[:need]
+        top_tier = tier[docs].astype(np.int8) if tier is not None else None
+        order = ranking.ranked(docs, doc_scores, top_tier, state.facets.ts, need)
         return [(int(docs[i]), float(doc_scores[i])) for i in order]
 
     def _facets(
@@ -745,10 +835,10 @@ class SearchService:
         if not changed:
             return
         try:
-            q2 = parse_query(corrected, searcher.schema, reader)
+            reading2 = read_query(corrected, searcher.schema, reader, strict=req.strict)
         except QueryError:
             return
-        other = self._run(state, searcher, replace(req, q=corrected, page=1), q2, start, stop)
+        other = self._run(state, searcher, replace(req, q=corrected, page=1), reading2, start, stop)
         if other.total <= page.total:
             return
         page.suggestion = corrected
@@ -758,6 +848,8 @@ class SearchService:
             page.hits = other.hits
             page.facets = other.facets
             page.truncated = other.truncated
+            page.total_all = other.total_all
+            page.reading = other.reading
             page.corrected_query = corrected
 
     # -- more like this --------------------------------------------------------------------
@@ -831,12 +923,14 @@ class SearchService:
         exclude = None
         if req.like:
             q, exclude = self._like_query(searcher, req.like)
+            reading = Reading(text=req.like, strict=True, required=q)
         else:
-            q = parse_query(req.q, searcher.schema, searcher.reader())
-        sel = self._select(state, searcher, req, q, start, stop, exclude)
+            reading = self._read(req, searcher)
+        sel = self._select(state, searcher, req, reading, start, stop, exclude)
         final, sort = sel.final, sel.sort
         if sort == "relevance":
-            docs = [d for d, _score in self._top(state, final, sel.scores, int(final.sum()))]
+            need = int(final.sum())
+            docs = [d for d, _score in self._top(state, final, sel.scores, need, sel.tier)]
         else:
             order = state.newest if sort == "newest" else state.oldest
             docs = [int(d) for d in order[final[order]]]

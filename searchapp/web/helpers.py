@@ -26,7 +26,7 @@ from searchapp.models import SORTS, FacetValue, SearchRequest
 FACET_PARAMS = {"section": "section", "topics": "topic", "persons": "person", "place": "place"}
 FACET_LABELS = {"section": "Section", "topics": "Topics", "persons": "People", "place": "Place"}
 # Parameters that make up a search; anything else in the URL is ignored.
-SEARCH_PARAMS = ("q", "like", "sort", "per_page", "facet_limit", "from", "to", "page")
+SEARCH_PARAMS = ("q", "like", "sort", "per_page", "facet_limit", "from", "to", "page", "strict")
 STATE_PARAMS = (*SEARCH_PARAMS, *FACET_PARAMS.values())
 MAX_FILTER_VALUES = 50  # selected values per facet: more is a crafted URL, not a person clicking
 
@@ -47,6 +47,15 @@ def _values(args: MultiDict[str, str], name: str) -> tuple[str, ...]:
             f"{len(values)} values of {name} were given; at most {MAX_FILTER_VALUES} are accepted"
         )
     return values
+
+
+def _flag(args: MultiDict[str, str], name: str) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise QueryError(f'{name} "{raw[:40]}" is not a yes/no value: use {name}=1 or {name}=0')
 
 
 def parse_request(
@@ -77,6 +86,7 @@ def parse_request(
         facet_limit=_int_param(args, "facet_limit", settings.facet_limit),
         like=(args.get("like") or "").strip() or None,
         snippets=snippets,
+        strict=_flag(args, "strict"),
     )
 
 
