@@ -6,19 +6,25 @@ only by `searchapp serve`).
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from searchapp.errors import NotFoundError, QueryError, SearchAppError
-from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, SearchPage, SearchRequest
+from searchapp.errors import QueryError, SearchAppError
+from searchapp.facetspec import TERM_FACETS
+from searchapp.models import (
+    DEFAULT_FACET_LIMIT,
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    SORTS,
+    SearchPage,
+    SearchRequest,
+)
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
@@ -27,21 +33,25 @@ index_option = click.option(
     "--index",
     "index_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("SEARCHAPP_INDEX", DEFAULT_INDEX),
-    show_default="index/ or $SEARCHAPP_INDEX",
+    envvar="SEARCHAPP_INDEX",
+    default=DEFAULT_INDEX,
+    show_default=True,
+    show_envvar=True,
     help="Index directory.",
 )
 
 
-def _fail(exc: SearchAppError) -> None:
+class BadInput(click.ClickException):
+    """A query or parameter the user must change: "Error: <sentence>" and exit code 2."""
+
+    exit_code = 2
+
+
+def _fail(exc: SearchAppError) -> NoReturn:
     """Turn a core error into an exit code with a sentence: 2 for bad queries, else 1."""
     if isinstance(exc, QueryError):
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    if isinstance(exc, NotFoundError):
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    raise click.ClickException(str(exc))
+        raise BadInput(str(exc)) from exc
+    raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -102,8 +112,10 @@ class _Progress:
 @click.option(
     "--corpus",
     type=click.Path(path_type=Path),
-    default=lambda: os.environ.get("SEARCHAPP_CORPUS", DEFAULT_CORPUS),
-    show_default="corpus/ or $SEARCHAPP_CORPUS",
+    envvar="SEARCHAPP_CORPUS",
+    default=DEFAULT_CORPUS,
+    show_default=True,
+    show_envvar=True,
     help="Folder of .txt/.jsonl articles, or one .jsonl file.",
 )
 @index_option
@@ -146,7 +158,6 @@ def index(
     except SearchAppError as exc:
         progress.close()
         _fail(exc)
-        return
     progress.close()
     for problem in report.skipped:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
@@ -216,19 +227,28 @@ def _print_text(page: SearchPage, color: bool) -> None:
 
 
 def _export(rows: Any, fmt: str) -> None:
-    out = sys.stdout
-    if fmt == "jsonl":
-        for article in rows:
-            out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
-        return
-    writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS))
-    writer.writeheader()
-    for article in rows:
-        writer.writerow(article.to_row())
+    from searchapp.export import csv_lines, jsonl_lines
+
+    lines = jsonl_lines(rows) if fmt == "jsonl" else csv_lines(rows)
+    # newline="" semantics: the csv module ends rows with \r\n itself.
+    sys.stdout.writelines(lines)
 
 
 def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
     return click.option(name, metavar="YYYY[-MM[-DD]]", default=None, help=help_text)
+
+
+def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one repeatable filter option per facet of the table (facetspec.TERM_FACETS)."""
+    for spec in reversed(TERM_FACETS):
+        fn = click.option(
+            spec.option,
+            f"facet_{spec.name}",
+            multiple=True,
+            metavar=spec.noun.upper(),
+            help=f"Only stories with this {spec.noun} (repeatable; case and accents ignored).",
+        )(fn)
+    return fn
 
 
 @click.command()
@@ -238,7 +258,7 @@ def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
     "--limit",
     "-n",
     type=click.IntRange(1, MAX_PER_PAGE),
-    default=10,
+    default=DEFAULT_PER_PAGE,
     show_default=True,
     help="Results per page.",
 )
@@ -258,16 +278,13 @@ def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
     show_default=True,
     help="text for people; json one page; jsonl/csv export EVERY match.",
 )
-@click.option("--section", multiple=True, help="Only this section (repeat for several).")
-@click.option("--topic", multiple=True, help="Only this topic (repeat for several).")
-@click.option("--person", multiple=True, help="Only stories naming this person (repeatable).")
-@click.option("--place", multiple=True, help="Only this dateline place (repeatable).")
+@_facet_options
 @_date_option("--from", "Stories from this date on (UTC, inclusive).")
 @_date_option("--to", "Stories up to this date (UTC, inclusive).")
 @click.option(
     "--facet-limit",
     type=click.IntRange(0, None),
-    default=10,
+    default=DEFAULT_FACET_LIMIT,
     show_default=True,
     help="Values per facet (0 = all).",
 )
@@ -285,15 +302,11 @@ def search(
     page: int,
     sort: str,
     fmt: str,
-    section: tuple[str, ...],
-    topic: tuple[str, ...],
-    person: tuple[str, ...],
-    place: tuple[str, ...],
     facet_limit: int,
     like: str | None,
     strict: bool,
     color: bool | None,
-    **dates: str | None,
+    **params: Any,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
 
@@ -310,17 +323,13 @@ def search(
         page=page,
         per_page=limit,
         sort=sort,
-        section=section,
-        topics=topic,
-        persons=person,
-        place=place,
-        date_from=dates.get("from"),
-        date_to=dates.get("to"),
+        date_from=params.get("from"),
+        date_to=params.get("to"),
         facet_limit=facet_limit,
         like=like,
         snippets=fmt in ("text", "json"),
         strict=strict,
-    )
+    ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
     service = SearchService(index_dir)
     try:
         if fmt in ("jsonl", "csv"):
@@ -329,7 +338,6 @@ def search(
         result = service.search(req)
     except SearchAppError as exc:
         _fail(exc)
-        return
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -348,6 +356,16 @@ def search_main() -> None:
 # -- suggest, stats, serve ------------------------------------------------------------------
 
 
+def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call one SearchService method; a core error becomes its exit code and sentence."""
+    from searchapp.search import SearchService
+
+    try:
+        return getattr(SearchService(index_dir), method)(*args, **kwargs)
+    except SearchAppError as exc:
+        _fail(exc)
+
+
 @main.command()
 @click.argument("prefix")
 @index_option
@@ -355,13 +373,7 @@ def search_main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
     """Suggest completions of PREFIX from persons, topics and titles."""
-    from searchapp.search import SearchService
-
-    try:
-        items = SearchService(index_dir).suggest(prefix, limit=limit)
-    except SearchAppError as exc:
-        _fail(exc)
-        return
+    items = _ask(index_dir, "suggest", prefix, limit=limit)
     if fmt == "json":
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -374,13 +386,7 @@ def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def stats(index_dir: Path, fmt: str) -> None:
     """Show what the index holds."""
-    from searchapp.search import SearchService
-
-    try:
-        data = SearchService(index_dir).stats()
-    except SearchAppError as exc:
-        _fail(exc)
-        return
+    data = _ask(index_dir, "stats")
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from searchapp.models import DEFAULT_FACET_LIMIT, DEFAULT_PER_PAGE
+from searchapp.query import MAX_QUERY_CHARS
+
 
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name, default))
@@ -20,7 +23,7 @@ class Settings:
         metadata={"help": "Index directory (also $SEARCHAPP_INDEX)."},
     )
     max_query_chars: int = field(
-        default=4000, metadata={"help": "Longest query text accepted (longer: 400)."}
+        default=MAX_QUERY_CHARS, metadata={"help": "Longest query text accepted (longer: 400)."}
     )
     max_url_chars: int = field(
         default=16384, metadata={"help": "Longest request URL accepted (longer: 414)."}
@@ -28,8 +31,12 @@ class Settings:
     max_body_bytes: int = field(
         default=64 * 1024, metadata={"help": "Largest request body accepted (larger: 413)."}
     )
-    per_page: int = field(default=10, metadata={"help": "Results per page by default."})
-    facet_limit: int = field(default=10, metadata={"help": "Values shown per facet."})
+    per_page: int = field(
+        default=DEFAULT_PER_PAGE, metadata={"help": "Results per page by default."}
+    )
+    facet_limit: int = field(
+        default=DEFAULT_FACET_LIMIT, metadata={"help": "Values shown per facet."}
+    )
 
 
 def describe() -> list[tuple[str, str]]:

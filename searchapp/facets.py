@@ -4,7 +4,7 @@ Every facet value of every story is turned into small integer ordinals held in n
 ``section`` and ``place`` (one value per story) as one ordinal per document, ``topics`` and
 ``persons`` (many) as parallel (document, ordinal) entry arrays. Counting a result set, given as
 a boolean mask over document numbers, is then one ``bincount`` per facet: ~1 ms at 200k stories,
-where Whoosh's ``groupedby`` costs 300 ms (whoosh-facts.md).
+where Whoosh's ``groupedby`` costs 300 ms (docs/whoosh-notes.md).
 
 The arrays come from the postings of the exact-value ``f_*`` fields (one term per value), read
 per segment: segments never change once written, so a segment's arrays are cached in memory
@@ -15,8 +15,10 @@ new segments. Deletions change per generation and come from the reader each time
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import threading
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +26,23 @@ from typing import Any
 
 import numpy as np
 
+from searchapp import facetspec
+from searchapp.errors import QueryError
+from searchapp.models import FacetValue
 from searchapp.postings import leaf_ids, raw_postings
 from searchapp.schema import FACET_FIELDS, NO_DATE
 
-MULTI_VALUED = {"topics", "persons"}
-TERM_FACETS = ("section", "topics", "persons", "place")
-DATE_FACETS = ("year", "month", "day")
+# Derived from the one table of facets (facetspec.py).
+MULTI_VALUED = {f.name for f in facetspec.TERM_FACETS if f.multi_valued}
+TERM_FACETS = tuple(f.name for f in facetspec.TERM_FACETS)
+DATE_FACETS = facetspec.DATE_FACETS
+
+
+def fold(value: str) -> str:
+    """Return a value as users may type it: no case, no accents, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
 
 
 def _read_ts(reader: Any, n: int) -> np.ndarray:
@@ -59,6 +72,18 @@ class SegmentFacets:
     ords: dict[str, np.ndarray] = field(default_factory=dict)
     entry_docs: dict[str, np.ndarray] = field(default_factory=dict)
     entry_ords: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> SegmentFacets:
+        """Return the arrays of a segment without documents."""
+        seg = cls(n=0, ts=np.zeros(0, np.int64), values={f: [] for f in FACET_FIELDS})
+        for facet in FACET_FIELDS:
+            if facet in MULTI_VALUED:
+                seg.entry_docs[facet] = np.zeros(0, np.int64)
+                seg.entry_ords[facet] = np.zeros(0, np.int32)
+            else:
+                seg.ords[facet] = np.zeros(0, np.int32)
+        return seg
 
     @classmethod
     def from_reader(cls, reader: Any) -> SegmentFacets:
@@ -123,7 +148,11 @@ _CACHE_LOCK = threading.Lock()
 
 def segment_facets(gen: Path, reader: Any) -> SegmentFacets:
     """Return a segment's arrays from memory, the on-disk cache, or its postings."""
-    segid = reader.segment().segment_id()
+    segment = reader.segment()
+    if segment is None:
+        # An index with no stories has no segment, only Whoosh's EmptyReader: no arrays.
+        return SegmentFacets.empty()
+    segid = segment.segment_id()
     key = (str(gen), segid)
     with _CACHE_LOCK:
         cached = _SEGMENT_CACHE.get(key)
@@ -204,8 +233,43 @@ class FacetData:
         self.month = dt.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
         self.day = dt.astype("datetime64[D]").astype(np.int64)  # days since 1970-01-01
         self.live_count = int(self.live.sum())
+        self._folded_cache: dict[str, dict[str, list[str]]] = {}
 
     # -- filters ---------------------------------------------------------------------------
+
+    def resolve(self, facet: str, typed: Iterable[str]) -> tuple[str, ...]:
+        """Return the values the index holds for values as a user typed them.
+
+        An exact value is kept; otherwise every value equal to it without case and accents
+        (``energy`` -> ``Energy``, ``sao paulo`` -> ``São Paulo``). A value matching none raises
+        QueryError naming the facet and the closest values the index holds.
+        """
+        folded = self._folded(facet)
+        found: list[str] = []
+        for value in typed:
+            exact = value in self.index[facet]
+            matches = [value] if exact else folded.get(fold(value), [])
+            if not matches:
+                spec = facetspec.BY_NAME[facet]
+                close = difflib.get_close_matches(fold(value), list(folded), n=3, cutoff=0.6)
+                names = [folded[c][0] for c in close]
+                if names:
+                    hint = "did you mean " + " or ".join(f"'{n}'" for n in names) + "?"
+                else:
+                    hint = f"the index holds no such {spec.noun}: check the spelling"
+                raise QueryError(f"no {spec.noun} '{value}': {hint}")
+            found += [m for m in matches if m not in found]
+        return tuple(found)
+
+    def _folded(self, facet: str) -> dict[str, list[str]]:
+        # Built on first use per facet and generation (a few ms for 20k persons).
+        cached = self._folded_cache.get(facet)
+        if cached is None:
+            cached = {}
+            for value in self.values[facet]:
+                cached.setdefault(fold(value), []).append(value)
+            self._folded_cache[facet] = cached
+        return cached
 
     def value_mask(self, facet: str, selected: Iterable[str]) -> np.ndarray:
         """Return the documents holding ANY of the selected values of a facet."""
@@ -267,3 +331,50 @@ class FacetData:
         if len(months) == 0:
             return 0
         return int(months.max() - months.min()) + 1
+
+
+def assemble(
+    fd: FacetData,
+    base: np.ndarray,
+    filters: dict[str, np.ndarray],
+    dates: np.ndarray | None,
+    final: np.ndarray,
+    facet_limit: int,
+    landing: dict[str, list[tuple[str, int]]] | None = None,
+) -> tuple[dict[str, list[FacetValue]], dict[str, bool]]:
+    """Return a result set's facets (values with counts) and which were cut at facet_limit.
+
+    base is the query's documents, filters each facet filter's, dates the date range's, final
+    all of them together. A term facet counts base AND the date range AND every OTHER filter
+    (multi-select: a second section can be ticked); the date histogram counts the results
+    themselves (drill-down narrows it). landing, when given, caches counts that are the same
+    for every caller (the landing page: no query, no filter).
+    """
+    counted: dict[str, list[tuple[str, int]]] = {}
+    for name in TERM_FACETS:
+        if landing is not None and name in landing:
+            counted[name] = landing[name]
+            continue
+        mask = base.copy() if dates is None else base & dates
+        for other, m in filters.items():
+            if other != name:
+                mask &= m
+        counted[name] = fd.count_terms(name, mask)
+        if landing is not None:
+            landing[name] = counted[name]
+    for name in DATE_FACETS:
+        if name == "day" and fd.months_spanned(final) > 2:
+            continue
+        if landing is not None and name in landing:
+            counted[name] = landing[name]
+            continue
+        counted[name] = fd.count_dates(name, final)
+        if landing is not None:
+            landing[name] = counted[name]
+    facets: dict[str, list[FacetValue]] = {}
+    truncated: dict[str, bool] = {}
+    for name, values in counted.items():
+        cut = values if facet_limit == 0 or name in DATE_FACETS else values[:facet_limit]
+        facets[name] = [FacetValue(v, c) for v, c in cut]
+        truncated[name] = len(cut) < len(values)
+    return facets, truncated

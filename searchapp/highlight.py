@@ -1,7 +1,7 @@
 """Snippets: the best fragment of a story with the matched words in <mark>.
 
 Not Whoosh's highlighter: its HtmlFormatter leaves quotes unescaped and its other formatters
-escape nothing (whoosh-facts.md). Here every character of article text goes through
+escape nothing (docs/whoosh-notes.md). Here every character of article text goes through
 html.escape(quote=True), and only our own <mark> tags are raw. Matching uses the index's
 analyzer (so "meeting" finds "meet"), but the marked text is the word as printed.
 """
@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from whoosh.lang.porter import stem
 
@@ -24,6 +25,22 @@ MAX_SCAN_CHARS = 50_000
 _TOKEN = re.compile(TOKEN_PATTERN)
 MAX_FRAGMENTS = 2
 ELLIPSIS = "…"
+TEXT_FIELDS = ("title", "lead", "body")
+
+
+def highlight_terms(q: Any, reader: Any) -> set[str]:
+    """Return the analysed words of title/lead/body that a query matches (wildcards expanded).
+
+    Not Query.existing_terms(): in Whoosh 2.7.5 its loop variable shadows its ``fieldname``
+    argument, so after the first leaf it skips every leaf of another field (a query over
+    title, lead and body yields only the title's words). See tests/test_whoosh_bugs.py.
+    """
+    terms: set[str] = set()
+    for leaf in q.leaves():
+        for fieldname, text in leaf.expanded_terms(reader, phrases=True):
+            if fieldname in TEXT_FIELDS:
+                terms.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+    return terms
 
 
 @lru_cache(maxsize=200_000)

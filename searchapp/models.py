@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
+
+from searchapp.facetspec import TERM_FACETS
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,7 @@ class Article:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready (the export format)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "lead": self.lead,
-            "body": self.body,
-            "date": self.iso_date,
-            "section": self.section,
-            "topics": list(self.topics),
-            "persons": list(self.persons),
-            "place": self.place,
-            "photo_credit": self.photo_credit,
-        }
+        return _json_form(self, EXPORT_FIELDS, self.iso_date)
 
     def to_row(self) -> dict[str, Any]:
         """Every field for a CSV cell each: lists become "a; b" (tags hold spaces, never ";")."""
@@ -87,6 +78,19 @@ EXPORT_FIELDS = (
 )
 
 
+# The fields of a hit in the JSON API, in order.
+HIT_FIELDS = ("id", "title", "date", "section", "topics", "persons", "place", "score", "snippet")
+
+
+def _json_form(obj: Any, names: tuple[str, ...], date: str | None) -> dict[str, Any]:
+    """Return the named attributes JSON-ready: tuples as lists, the date as given (ISO UTC)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = date if name == "date" else getattr(obj, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 @dataclass(frozen=True)
 class ParseProblem:
     """An article that was skipped, and why."""
@@ -112,6 +116,9 @@ class Report:
 
 SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
+# Defaults of a request; Settings and the CLI use these same values.
+DEFAULT_PER_PAGE = 10
+DEFAULT_FACET_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -120,15 +127,16 @@ class SearchRequest:
 
     q: str = ""
     page: int = 1
-    per_page: int = 10
+    per_page: int = DEFAULT_PER_PAGE
     sort: str = "relevance"
+    # One field per facetspec.TERM_FACETS row (its name), values OR-ed within the facet.
     section: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     persons: tuple[str, ...] = ()
     place: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
-    facet_limit: int = 10
+    facet_limit: int = DEFAULT_FACET_LIMIT
     like: str | None = None
     snippets: bool = True
     # Strict: every word required, unreadable syntax an error (scripts). Lenient (default):
@@ -136,14 +144,14 @@ class SearchRequest:
     strict: bool = False
 
     def filters(self) -> dict[str, tuple[str, ...]]:
-        """Return the term-facet filters that are set, by facet name."""
-        chosen = {
-            "section": self.section,
-            "topics": self.topics,
-            "persons": self.persons,
-            "place": self.place,
-        }
-        return {k: v for k, v in chosen.items() if v}
+        """Return the term-facet filters that are set, by facet name (facetspec's table)."""
+        chosen = {f.name: getattr(self, f.name) for f in TERM_FACETS}
+        return {k: tuple(v) for k, v in chosen.items() if v}
+
+    def with_filters(self, filters: dict[str, tuple[str, ...]]) -> SearchRequest:
+        """Return a copy with these facet filters (facet name -> values) replaced."""
+        changes: dict[str, Any] = dict(filters)
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -171,17 +179,7 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "date": self.date,
-            "section": self.section,
-            "topics": list(self.topics),
-            "persons": list(self.persons),
-            "place": self.place,
-            "score": self.score,
-            "snippet": self.snippet,
-        }
+        return _json_form(self, HIT_FIELDS, self.date)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The Whoosh schema: which fields are searched, which serve facets, and article -> fields.
 
-Design for fast facets (see ../shared/docs/whoosh-facts.md): Whoosh's own faceting either runs a
+Design for fast facets (see docs/whoosh-notes.md): Whoosh's own faceting either runs a
 query per bucket or rebuilds per-document term lists on every search. We never use it. Each
 facet instead has an exact-value keyword field (``f_*``, one term per tag, case kept) whose
 postings are read ONCE per index segment into numpy arrays (facets.py); counting a result set is
@@ -28,10 +28,11 @@ from whoosh.analysis import (
 )
 from whoosh.lang.stopwords import stoplists
 
+from searchapp.facetspec import TERM_FACETS
 from searchapp.models import Article
 
 # A story with no date sorts last on "newest first" and first on "oldest first"; Whoosh's own
-# DATETIME placeholder sorts first and overflows on conversion (whoosh-facts.md), so the column
+# DATETIME placeholder sorts first and overflows on conversion (docs/whoosh-notes.md), so the column
 # holds epoch seconds with this sentinel instead.
 NO_DATE = -(2**62)
 
@@ -48,13 +49,8 @@ TOKEN_PATTERN = r"\w+(?:[.'’]\w+)*"
 FIELD_BOOSTS = {"title": 2.5, "lead": 1.5, "body": 1.0, "person": 1.5, "topic": 1.5}
 DEFAULT_FIELDS = tuple(FIELD_BOOSTS)
 
-# Facet name -> the exact-value field that holds it.
-FACET_FIELDS = {
-    "section": "f_section",
-    "topics": "f_topic",
-    "persons": "f_person",
-    "place": "f_place",
-}
+# Facet name -> the exact-value field that holds it (from the one table, facetspec.py).
+FACET_FIELDS = {f.name: f.field for f in TERM_FACETS}
 
 SCHEMA_VERSION = 6  # 6: Snowball (PyStemmer) instead of Porter; hyphens split words
 # Separates the values of a facet field: a tag may hold commas ("Smith, John"), never this.
@@ -118,18 +114,14 @@ def build_schema() -> fields.Schema:
         title=fields.TEXT(analyzer=text),
         lead=fields.TEXT(analyzer=text),
         body=fields.TEXT(analyzer=text),
-        section=fields.TEXT(analyzer=names, phrase=True),
-        topic=fields.TEXT(analyzer=names, phrase=True),
-        person=fields.TEXT(analyzer=names, phrase=True),
-        place=fields.TEXT(analyzer=names, phrase=True),
+        # Each facet's searchable words, under the name users type (``person:baker``), which
+        # is its URL parameter.
+        **{f.param: fields.TEXT(analyzer=names, phrase=True) for f in TERM_FACETS},
         # Parses date: clauses only. No values are indexed: its trie terms (8 per story) cost
         # 13% of indexing time, and search.py answers date ranges from the "ts" column.
         date=fields.DATETIME(),
         # Facet fields: one exact term per value, no frequencies or positions needed.
-        f_section=facet_field(),
-        f_topic=facet_field(),
-        f_person=facet_field(),
-        f_place=facet_field(),
+        **{f.field: facet_field() for f in TERM_FACETS},
         ts=fields.COLUMN(columns.NumericColumn("q", default=NO_DATE)),
         spell=fields.TEXT(analyzer=spell_analyzer(), phrase=False),
         # Everything needed to show or export the story, in one stored JSON blob: one unpickle
@@ -138,6 +130,12 @@ def build_schema() -> fields.Schema:
         hash=fields.STORED(),
         source=fields.STORED(),
     )
+
+
+def facet_values(article: Article, facet: str) -> tuple[str, ...]:
+    """Return an article's values of a facet (a single-valued facet's as a 1-tuple)."""
+    value = getattr(article, facet)
+    return tuple(value) if isinstance(value, tuple) else (value,)
 
 
 def _keyword(values: tuple[str, ...] | list[str]) -> str:
@@ -172,14 +170,8 @@ def to_fields(article: Article, content_hash: str | None = None) -> dict[str, ob
         "title": article.title,
         "lead": article.lead,
         "body": article.body,
-        "section": article.section,
-        "topic": " ".join(article.topics),
-        "person": " ".join(article.persons),
-        "place": article.place,
-        "f_section": _keyword([article.section]),
-        "f_topic": _keyword(article.topics),
-        "f_person": _keyword(article.persons),
-        "f_place": _keyword([article.place]),
+        **{f.param: " ".join(facet_values(article, f.name)) for f in TERM_FACETS},
+        **{f.field: _keyword(facet_values(article, f.name)) for f in TERM_FACETS},
         "ts": int(date.timestamp()) if date is not None else NO_DATE,
         # Titles and leads only: adding the body doubles the indexing time (measured: 13.7 s
         # vs 7.4 s for Reuters' writer phase) for a vocabulary of rare words and typos.

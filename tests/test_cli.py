@@ -12,6 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from searchapp.cli import main, search
+from searchapp.models import EXPORT_FIELDS
 from tests.conftest import REFERENCE, SAMPLE, copy_reference
 
 
@@ -143,3 +144,52 @@ def test_env_index_default(sample_index: Path) -> None:
         search, ["gold", "--format", "json"], env={"SEARCHAPP_INDEX": str(sample_index)}
     )
     assert json.loads(result.output)["total"] == 1
+
+
+def test_facet_options_match_values_as_typed_and_a_miss_exits_2(sample_index: Path) -> None:
+    result = run("oil", "--index", str(sample_index), "--section", "energy", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [h["id"] for h in json.loads(result.output)["hits"]] == ["oil1"]
+    result = run("", "--index", str(sample_index), "--place", "london", "--topic", "GOLD")
+    assert result.exit_code == 0 and "1 result" in result.output
+    result = run("oil", "--index", str(sample_index), "--section", "Enrgy")
+    assert result.exit_code == 2
+    assert "no section 'Enrgy': did you mean 'Energy'?" in result.output
+    assert "Traceback" not in result.output
+    result = run("", "--index", str(sample_index), "--format", "csv", "--person", "nobody here")
+    assert result.exit_code == 2 and "no person 'nobody here'" in result.output
+
+
+def test_an_empty_archive_searches_with_exit_0(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    index = str(tmp_path / "ix")
+    empty = str(tmp_path / "empty")
+    done = CliRunner().invoke(main, ["index", "--corpus", empty, "--index", index])
+    assert done.exit_code == 0, done.output
+    result = run("x", "--index", index)
+    assert result.exit_code == 0, result.output
+    assert "0 results" in result.output and "Traceback" not in result.output
+    result = run("x", "--index", index, "--format", "json")
+    data = json.loads(result.output)
+    assert data["total"] == 0 and all(v == [] for v in data["facets"].values())
+    result = run("", "--index", index, "--format", "csv")
+    assert result.exit_code == 0 and result.output.strip() == ",".join(EXPORT_FIELDS)
+    result = CliRunner().invoke(main, ["stats", "--index", index, "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.output)["stories"] == 0
+
+
+def test_index_and_corpus_come_from_the_environment(tmp_path: Path, sample_corpus: Path) -> None:
+    env = {"SEARCHAPP_CORPUS": str(sample_corpus), "SEARCHAPP_INDEX": str(tmp_path / "envix")}
+    done = CliRunner().invoke(main, ["index", "-q"], env=env)
+    assert done.exit_code == 0 and "5 added" in done.output
+    assert "Colombia" in CliRunner().invoke(search, ["colombia"], env=env).output
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and version("searchapp") in result.output
+    import searchapp
+
+    assert searchapp.__version__ == version("searchapp")

@@ -160,13 +160,12 @@ def test_facets_count_what_the_page_lists(svc: Any) -> None:
 
 
 def test_scores_are_bm25f_of_each_word(svc: Any) -> None:
-    """Recompute one word's score by hand from Whoosh's stored statistics (ranking.py)."""
-    from searchapp.ranking import K1, B
+    """Recompute one word's score by hand from Whoosh's stored statistics (scoring.py)."""
     from searchapp.schema import FIELD_BOOSTS
+    from searchapp.scoring import K1, B
 
     page = svc.search(SearchRequest(q="alpha", per_page=100))
-    state = svc._state()
-    reader = svc._searcher(state).reader()
+    reader = svc.generation().searcher().reader()
     n = reader.doc_count_all()
     fields = {"title": "alpha", "lead": "alpha", "body": "alpha", "person": "alpha"}
     holders: dict[int, dict[str, int]] = {}
@@ -242,7 +241,7 @@ def test_cli_says_how_it_read_the_query(sample_index: Path) -> None:
 def test_no_question_of_the_relevance_collections_is_refused(svc: Any) -> None:
     from searchapp.reading import read_query
 
-    searcher = svc._searcher(svc._state())
+    searcher = svc.generation().searcher()
     for name in ("cran", "cacm"):
         path = SHARED / "corpora" / "relevance" / name / "queries.tsv"
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -221,11 +221,10 @@ def test_tags_with_commas_filter_and_count_exactly(tmp_path: Any) -> None:
 def test_phrase_matching_agrees_with_whoosh(service: Any, words: list[str], slop: int) -> None:
     from whoosh import query
 
-    state = service._state()
-    searcher = service._searcher(state)
+    ev = service.evaluator(service.generation())
     q = query.Phrase("body", words, slop=slop)
-    ours = service._phrase_mask(state, searcher, q)
-    assert (ours == service._matched(state, searcher, q)).all()
+    ours = ev.phrase_mask(q)
+    assert (ours == ev.matched(q)).all()
 
 
 def test_long_or_query_of_natural_language_words_runs(service: Any) -> None:
@@ -251,3 +250,105 @@ def test_matches_is_the_result_set_of_search(service: Any) -> None:
         page = service.search(SearchRequest(**{**req.__dict__, "per_page": 100}))
         assert int(found.mask.sum()) == page.total
         assert found.mask.shape == (found.facets.n,)
+
+
+# -- issue 9: facet values as users type them, an empty archive, export guarded -------------
+
+
+def test_facet_filters_ignore_case_and_accents(tmp_path: Any) -> None:
+    from searchapp.search import SearchService
+    from tests.conftest import SAMPLE, article, build_index, write_jsonl
+
+    items = [*SAMPLE, article(id="sp1", place="São Paulo", section="Energy", topics=["crude"])]
+    build_index(write_jsonl(tmp_path / "c" / "a.jsonl", items), tmp_path / "ix")
+    service = SearchService(tmp_path / "ix")
+    page = service.search(SearchRequest(section=("energy",)))
+    assert set(ids(page)) == {"oil1", "sp1"}
+    # The page's request holds the values the index holds (the sidebar ticks those).
+    assert page.request is not None and page.request.section == ("Energy",)
+    assert set(ids(service.search(SearchRequest(topics=("CRUDE",))))) == {"oil1", "sp1"}
+    assert set(ids(service.search(SearchRequest(persons=("james BAKER",))))) == {"oil1", "gold1"}
+    # Both spellings the archive holds ("Sao Paulo", "São Paulo") are what a user means.
+    assert set(ids(service.search(SearchRequest(place=("sao paulo",))))) == {"sp1", "coffee1"}
+    assert set(ids(service.search(SearchRequest(place=("  SÃO  paulo ",))))) == {"sp1", "coffee1"}
+    # An exact value stays exact.
+    assert ids(service.search(SearchRequest(place=("São Paulo",)))) == ["sp1"]
+    # Counts of the other facets honour the resolved filter.
+    assert facet(service.search(SearchRequest(section=("ENERGY",))), "place") == {
+        "London": 1,
+        "São Paulo": 1,
+    }
+
+
+def test_facet_value_matching_nothing_names_the_facet_and_the_closest(service: Any) -> None:
+    with pytest.raises(QueryError, match=r"no section 'Enrgy': did you mean 'Energy'\?"):
+        service.search(SearchRequest(section=("Enrgy",)))
+    with pytest.raises(QueryError, match=r"no person 'James Bakr': did you mean 'James Baker'"):
+        service.matches(SearchRequest(persons=("James Bakr",)))
+    with pytest.raises(QueryError, match=r"no topic 'zzzz'"):
+        list(service.export(SearchRequest(topics=("zzzz",))))
+
+
+def test_an_index_without_stories_finds_nothing(tmp_path: Any) -> None:
+    from searchapp.search import SearchService
+    from tests.conftest import build_index
+
+    (tmp_path / "empty").mkdir()
+    build_index(tmp_path / "empty", tmp_path / "ix")
+    service = SearchService(tmp_path / "ix")
+    for req in (SearchRequest(q="oil"), SearchRequest(), SearchRequest(sort="oldest")):
+        page = service.search(req)
+        assert page.total == 0 and page.hits == []
+        assert all(values == [] for values in page.facets.values())
+    assert list(service.export(SearchRequest(q="oil"))) == []
+    assert int(service.matches(SearchRequest()).mask.sum()) == 0
+    assert service.stats()["stories"] == 0
+    assert service.suggest("oil") == []
+    with pytest.raises(QueryError, match="no section 'Energy'"):
+        service.search(SearchRequest(section=("Energy",)))
+
+
+def test_export_is_inside_the_damage_guard(sample_index: Any) -> None:
+    from searchapp import store
+    from searchapp.errors import NoIndexError
+    from searchapp.search import SearchService
+
+    gen = store.current_generation(sample_index)
+    assert gen is not None
+    stored = next(gen.glob("*_stored.col"))
+    data = bytearray(stored.read_bytes())
+    for k in range(16, len(data), 97):
+        data[k] ^= 0x5A
+    stored.write_bytes(bytes(data))
+    with pytest.raises(NoIndexError, match="searchapp index --rebuild"):
+        list(SearchService(sample_index).export(SearchRequest()))
+
+
+def test_export_is_inside_the_time_limit(sample_index: Any) -> None:
+    from searchapp.search import SearchService
+
+    slow = SearchService(sample_index, time_limit=0.0)
+    # Refused when asked, before a single row is produced (a 400 before a 200 header).
+    with pytest.raises(QueryError, match="longer than"):
+        slow.export(SearchRequest(q="trade OR coffee"))
+
+
+def test_the_facet_table_is_the_one_source() -> None:
+    import dataclasses
+
+    from searchapp import facets, facetspec, schema
+    from searchapp.cli import search
+    from searchapp.models import Article
+
+    names = [f.name for f in facetspec.TERM_FACETS]
+    assert list(schema.FACET_FIELDS) == names
+    assert list(facets.TERM_FACETS) == names
+    assert {f.name for f in facetspec.TERM_FACETS if f.multi_valued} == facets.MULTI_VALUED
+    request_fields = {f.name for f in dataclasses.fields(SearchRequest)}
+    assert set(names) <= request_fields and set(names) <= set(Article.__dataclass_fields__)
+    built = schema.build_schema()
+    assert all(f.field in built and f.param in built for f in facetspec.TERM_FACETS)
+    options = {opt for p in search.params for opt in p.opts}
+    assert {f.option for f in facetspec.TERM_FACETS} <= options
+    req = SearchRequest().with_filters({"place": ("London",), "topics": ("gold",)})
+    assert req.filters() == {"topics": ("gold",), "place": ("London",)}

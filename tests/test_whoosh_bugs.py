@@ -15,11 +15,10 @@ from whoosh.qparser import QueryParser
 from whoosh.qparser.dateparse import DateParserPlugin
 
 from searchapp.errors import QueryError
-from searchapp.highlight import snippet
+from searchapp.highlight import highlight_terms, snippet
 from searchapp.models import SearchRequest
 from searchapp.query import parse_query
 from searchapp.schema import build_schema
-from searchapp.search import highlight_terms
 
 
 @pytest.fixture

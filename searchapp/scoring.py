@@ -1,4 +1,7 @@
-"""The ranking function: BM25F per typed word, all-words-first ordering. Pure numpy.
+"""The ranking formula: BM25F per typed word, all-words-first ordering, as pure numpy functions.
+
+Whoosh scores one posting at a time in Python; the same formula over a whole posting list is a
+handful of array operations (evaluator.py applies it; tests recompute it by hand).
 
 Why these choices (measured in docs/ranking.md, nDCG@10 on Cranfield and CACM):
 
