@@ -222,6 +222,19 @@ def test_api_reads_leniently_and_strict_1_keeps_the_400(tmp_path: Path) -> None:
     assert client.get("/api/search?q=coffee+(&strict=1").status_code == 400
 
 
+def test_page_says_how_it_read_the_query_escaped(tmp_path: Path) -> None:
+    from searchapp.config import Settings
+    from searchapp.web import create_app
+
+    corpus = write_jsonl(tmp_path / "c" / "c.jsonl", SAMPLE)
+    build_index(corpus, tmp_path / "ix")
+    client = create_app(Settings(index_dir=tmp_path / "ix")).test_client()
+    text = client.get("/?q=coffee+exports+<b>x</b>+(").get_data(as_text=True)
+    assert "unmatched <code>(</code> was ignored" in text
+    assert "<b>x</b>" not in text and "&lt;b&gt;" in text
+    assert "0 stories with all words, 2 more with some" in text
+
+
 def test_cli_says_how_it_read_the_query(sample_index: Path) -> None:
     from searchapp.cli import search
 
