@@ -572,6 +572,7 @@ def test_openapi_describes_every_api_route(client: Any, app: Any) -> None:
         "to",
         "facet_limit",
         "like",
+        "strict",
     }
 
 
