@@ -52,7 +52,9 @@ USER_FIELDS = {
 FIELD_LIST = "title, lead, body, section, topic, person, place, date"
 _FIELD_REF = re.compile(r"(?:^|[\s(+\-])([A-Za-z_][\w]*):(?=\S)")
 _QUOTED = re.compile(r'"[^"]*"')
-_QUESTION = re.compile(r"(?<=\w)\?+(?=[\s)]|$)")
+# A question mark after a word and before a space, punctuation or the end ends a question
+# ("Japan?", "messages?--i.e."); inside a word ("colo?bia") it is a wildcard.
+_QUESTION = re.compile(r"(?<=\w)\?+(?=[^\w*?]|$)")
 
 
 class CostError(QueryError):

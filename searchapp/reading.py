@@ -175,7 +175,7 @@ def read_query(
     tokens = [m.group(0) for m in _TOKEN.finditer(clean)]
     check_counts([t for t in tokens if t not in "()" and t not in INFIX and t != "NOT"])
     if any(t in INFIX for t in tokens):
-        tokens = _drop_dangling(tokens, reading.notes)
+        tokens = _drop_dangling(_plain_patterns(tokens, reading.notes), reading.notes)
         if any(t in INFIX for t in tokens):
             try:
                 reading.required = parse_query(" ".join(tokens), schema, reader, now)
@@ -218,6 +218,36 @@ def _balance(text: str, notes: list[str]) -> str:
     for ch in sorted({text[i] for i in dropped}):
         notes.append(f"an unmatched `{ch}` was ignored")
     return "".join(out)
+
+
+def _plain_patterns(tokens: list[str], notes: list[str]) -> list[str]:
+    """In an expression, drop lone `?`/`*`/`-` and read too-short wildcards as words."""
+    out = []
+    for tok in tokens:
+        if tok in "()" or tok in INFIX or tok == "NOT" or tok.startswith('"'):
+            out.append(tok)
+        elif not any(ch.isalnum() for ch in tok):
+            notes.append(f"`{tok}` ignored")
+        elif _short_wildcard(tok.lstrip("+-")):
+            plain = re.sub(r"[*?]", "", tok)
+            notes.append(_short_note(tok, plain))
+            out.append(plain)
+        else:
+            out.append(tok)
+    return out
+
+
+def _short_wildcard(body: str) -> bool:
+    """True for a wildcard with fewer letters before it than the guard allows ("?x", "a*")."""
+    head = re.split(r"[*?]", body, maxsplit=1)[0]
+    return bool(re.search(r"[*?]", body)) and len(head) < MIN_WILDCARD_PREFIX
+
+
+def _short_note(typed: str, plain: str) -> str:
+    return (
+        f"`{typed}`: a wildcard needs {MIN_WILDCARD_PREFIX} letters before * or ?, "
+        f"read as {plain or 'nothing'}"
+    )
 
 
 def _drop_dangling(tokens: list[str], notes: list[str]) -> list[str]:
@@ -309,14 +339,10 @@ def _read_items(tokens: list[str], schema: Any, reading: Reading, now: datetime 
             if body.strip(".,;:!") and set(body) & set("*?~^[]{}'"):
                 ignored.append(f"`{body}`")
             continue
-        head = re.split(r"[*?]", body, maxsplit=1)[0]
-        if re.search(r"[*?]", body) and len(head) < MIN_WILDCARD_PREFIX:
+        if _short_wildcard(body):
             # "?transverse" (a marker in pasted text), "a*": too short a prefix to expand.
             plain = re.sub(r"[*?]", "", body)
-            reading.notes.append(
-                f"`{body}`: a wildcard needs {MIN_WILDCARD_PREFIX} letters before * or ?, "
-                f"read as {plain or 'nothing'}"
-            )
+            reading.notes.append(_short_note(body, plain))
             body = plain
         if _PATTERN.search(body):
             q = _parse_one(parser, body, reading.notes)

@@ -58,6 +58,8 @@ HOSTILE = [
     ("coffee - frost", None, "`-` ignored"),
     ("foo:coffee", 'unknown field "foo:"', "`foo:` is not a field"),
     ("?transverse coffee", "at least 2 letters", "a wildcard needs 2 letters"),
+    ("coffee OR ?", "would match almost every word", "`?` ignored"),
+    ("coffee OR ?frost", "at least 2 letters", "a wildcard needs 2 letters"),
 ]
 
 
@@ -96,6 +98,12 @@ def test_cost_limits_stay_errors_in_lenient_mode(svc: Any) -> None:
         with pytest.raises(QueryError) as err:
             svc.search(SearchRequest(q=text))
         assert message in str(err.value)
+
+
+def test_question_mark_before_punctuation_is_punctuation(svc: Any) -> None:
+    page = svc.search(SearchRequest(q="coffee exports?--and frost?"))
+    assert page.reading["words"] == ["coffee", "exports", "frost"]
+    assert set(ids(svc.search(SearchRequest(q="colo?bia")))) == {"coffee2"}  # a wildcard
 
 
 def test_stop_and_question_words_do_not_decide_matching(svc: Any) -> None:
