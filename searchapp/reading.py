@@ -171,6 +171,12 @@ def read_query(
         reading.required = parse_query(text, schema, reader, now)
         return reading
     check_length(text.strip())
+    if "*" in text and not text.replace("*", "").replace("?", "").strip():
+        # A bare * asks for every word of the index: refused in both modes, as a cost limit.
+        raise CostError(
+            "a query of only wildcards would match everything: leave the box empty to "
+            "browse every article, or type a word"
+        )
     clean = _balance(strip_question_marks(text.strip()), reading.notes)
     tokens = [m.group(0) for m in _TOKEN.finditer(clean)]
     check_counts([t for t in tokens if t not in "()" and t not in INFIX and t != "NOT"])

@@ -94,6 +94,7 @@ def test_cost_limits_stay_errors_in_lenient_mode(svc: Any) -> None:
         ("x" * 5000, "at most 4,000"),
         (" ".join(["word"] * 251), "at most 250"),
         ("colour~5", "fuzzy distance 5"),
+        ("*", "only wildcards would match everything"),
     ]:
         with pytest.raises(QueryError) as err:
             svc.search(SearchRequest(q=text))
