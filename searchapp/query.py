@@ -1,5 +1,8 @@
 """The query language: Whoosh syntax with our fields, dates, and guards against costly queries.
 
+This is the strict reading (`--strict`, `strict=1`); reading.py is the lenient default, which
+reuses the pieces here (dates, cost limits, the parser) and reads what does not parse as words.
+
 Whoosh's parser never raises: 'AND OR' or 'date:notadate' silently become an empty query
 (whoosh-facts.md). Here every such case becomes a QueryError with a sentence saying what was
 wrong and what to type instead. Costly shapes (a bare ``*``, huge wildcard expansions, fuzzy

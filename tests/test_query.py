@@ -239,6 +239,7 @@ def test_page_says_how_it_read_the_query_escaped(tmp_path: Path) -> None:
     build_index(corpus, tmp_path / "ix")
     client = create_app(Settings(index_dir=tmp_path / "ix")).test_client()
     text = client.get("/?q=coffee+exports+<b>x</b>+(").get_data(as_text=True)
+    assert "Searched for the words coffee, exports" in text
     assert "unmatched <code>(</code> was ignored" in text
     assert "<b>x</b>" not in text and "&lt;b&gt;" in text
     assert "0 stories with all words, 2 more with some" in text
