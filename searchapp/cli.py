@@ -254,6 +254,11 @@ def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="Values per facet (0 = all).",
 )
 @click.option("--like", metavar="ID", default=None, help="Stories like this article.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Every word required; a query that does not parse is an error (for scripts).",
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 def search(
     query: str,
@@ -264,14 +269,17 @@ def search(
     fmt: str,
     facet_limit: int,
     like: str | None,
+    strict: bool,
     color: bool | None,
     **params: Any,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
 
-    QUERY uses Whoosh syntax: words (AND by default), OR, NOT, (), "phrases",
-    "a b"~5, wild*, fuzzy~, title:, lead:, body:, section:, topic:, person:, place:,
-    date:2017-11, date:[2017-11-01 TO 2017-11-30], date:yesterday.
+    QUERY is read leniently: stories with all the words first, then those with
+    some; "phrases", +word, -word, NOT, AND/OR, (), "a b"~5, wild*, fuzzy~, title:,
+    lead:, body:, section:, topic:, person:, place:, date:2017-11,
+    date:[2017-11-01 TO 2017-11-30], date:yesterday are honoured; what does not parse is
+    read as words, and the first line says how. --strict: every word required, errors.
     """
     from searchapp.search import SearchService
 
@@ -285,6 +293,7 @@ def search(
         facet_limit=facet_limit,
         like=like,
         snippets=fmt in ("text", "json"),
+        strict=strict,
     ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
     service = SearchService(index_dir)
     try:
