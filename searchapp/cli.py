@@ -22,7 +22,6 @@ from searchapp.models import (
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
     SORTS,
-    SearchPage,
     SearchRequest,
 )
 
@@ -165,61 +164,31 @@ def index(
         click.echo(
             "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), err=True
         )
+    click.echo(_index_summary(report, index_dir))
+
+
+def _index_summary(report: Any, index_dir: Path) -> str:
+    """One line saying what an indexing run did (an IndexReport from indexer.py)."""
+    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
+    if not (report.total or report.files or report.deleted):
+        return f"0 stories in {index_dir}: the corpus holds no .txt or .jsonl files yet{skipped}"
+    if not (report.added or report.updated or report.deleted):
+        files = f"{report.files:,} file" + ("" if report.files == 1 else "s")
+        stories = f"{report.total:,} stor" + ("y" if report.total == 1 else "ies")
+        return f"nothing changed: {stories} in {files} ({index_dir}){skipped}"
     rate = (report.added + report.updated) / report.seconds if report.seconds else 0
-    click.echo(
+    made = (
+        f"; {report.titles_made:,} titles made from the lead or body" if report.titles_made else ""
+    )
+    return (
         f"{report.total:,} stories in {index_dir}: {report.added:,} added, "
         f"{report.updated:,} updated, {report.deleted:,} deleted, "
         f"{len(report.skipped):,} skipped, {report.unchanged:,} unchanged "
-        f"({report.seconds:.1f} s, {rate:,.0f} stories/s)"
+        f"({report.seconds:.1f} s, {rate:,.0f} stories/s){made}"
     )
 
 
 # -- search -------------------------------------------------------------------------------
-
-
-def _style(text: str, color: bool, **kwargs: Any) -> str:
-    return click.style(text, **kwargs) if color else text
-
-
-def _snippet_text(snippet: str, color: bool) -> str:
-    import html
-
-    # The service returns HTML; a terminal gets the marks as bold yellow, the rest unescaped.
-    parts = snippet.replace("</mark>", "<mark>").split("<mark>")
-    out = []
-    for i, part in enumerate(parts):
-        text = html.unescape(part)
-        out.append(_style(text, color, fg="yellow", bold=True) if i % 2 else text)
-    return "".join(out)
-
-
-def _print_text(page: SearchPage, color: bool) -> None:
-    if page.corrected_query:
-        click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
-    elif page.suggestion:
-        click.echo(f"Did you mean: {page.suggestion}?")
-    click.echo(
-        _style(
-            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
-            color,
-            dim=True,
-        )
-    )
-    for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
-        click.echo()
-        date = (hit.date or "undated")[:10]
-        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
-        meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
-        click.echo(_style(meta, color, fg="cyan") + _style(f"  [{hit.id}]", color, dim=True))
-        if hit.snippet:
-            click.echo("     " + _snippet_text(hit.snippet, color))
-    facet = page.facets.get("section")
-    if facet:
-        click.echo()
-        click.echo(
-            _style("Sections: ", color, dim=True)
-            + ", ".join(f"{v.value} ({v.count:,})" for v in facet)
-        )
 
 
 def _export(rows: Any, fmt: str) -> None:
@@ -285,6 +254,11 @@ def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="Values per facet (0 = all).",
 )
 @click.option("--like", metavar="ID", default=None, help="Stories like this article.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Every word required; a query that does not parse is an error (for scripts).",
+)
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
 def search(
     query: str,
@@ -295,14 +269,17 @@ def search(
     fmt: str,
     facet_limit: int,
     like: str | None,
+    strict: bool,
     color: bool | None,
     **params: Any,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
 
-    QUERY uses Whoosh syntax: words (AND by default), OR, NOT, (), "phrases",
-    "a b"~5, wild*, fuzzy~, title:, lead:, body:, section:, topic:, person:, place:,
-    date:2017-11, date:[2017-11-01 TO 2017-11-30], date:yesterday.
+    QUERY is read leniently: stories with all the words first, then those with
+    some; "phrases", +word, -word, NOT, AND/OR, (), "a b"~5, wild*, fuzzy~, title:,
+    lead:, body:, section:, topic:, person:, place:, date:2017-11,
+    date:[2017-11-01 TO 2017-11-30], date:yesterday are honoured; what does not parse is
+    read as words, and the first line says how. --strict: every word required, errors.
     """
     from searchapp.search import SearchService
 
@@ -316,6 +293,7 @@ def search(
         facet_limit=facet_limit,
         like=like,
         snippets=fmt in ("text", "json"),
+        strict=strict,
     ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
     service = SearchService(index_dir)
     try:
@@ -329,7 +307,9 @@ def search(
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        _print_text(result, use_color)
+        from searchapp.textout import print_page
+
+        print_page(result, use_color, facet_limit)
 
 
 main.add_command(search)
@@ -338,6 +318,35 @@ main.add_command(search)
 def search_main() -> None:
     """Entry point of the `search` console script."""
     search(prog_name="search")
+
+
+@main.command()
+@click.argument("article_id", metavar="ID")
+@index_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text to read; json: every field (the export form).",
+)
+def show(article_id: str, index_dir: Path, fmt: str) -> None:
+    """Print one story in full: ID as `search` lists it (e.g. 000_fb76c108e539c208)."""
+    from searchapp.search import SearchService
+
+    try:
+        article = SearchService(index_dir).get_article(article_id.strip())
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from searchapp.textout import article_lines
+
+    for line in article_lines(article):
+        click.echo(line)
 
 
 # -- suggest, stats, serve ------------------------------------------------------------------
@@ -390,8 +399,13 @@ def stats(index_dir: Path, fmt: str) -> None:
 @index_option
 def check(index_dir: Path) -> None:
     """Read the whole index and report damage (exit 1 with the fix if any)."""
-    from searchapp.store import check_generation
+    from searchapp.store import check_generation, current_generation
 
+    if current_generation(index_dir) is None:
+        # Nothing to check is not damage: one sentence, and how to build the index.
+        raise click.ClickException(
+            f"no index in {index_dir}: build one with `searchapp index --index {index_dir}`"
+        )
     gen, problems = check_generation(index_dir)
     if not problems:
         click.echo(f"{gen}: OK")
@@ -409,20 +423,25 @@ def check(index_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Do not log requests.")
 @click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
-def serve(index_dir: Path, host: str, port: int, threads: int, debug: bool) -> None:
-    """Serve the search page and JSON API (waitress; Flask's server only with --debug)."""
+def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debug: bool) -> None:
+    """Serve the search page and JSON API (waitress; Flask's server only with --debug).
+
+    Logs one line per request to stderr in the Common Log Format (--quiet: none).
+    """
     from searchapp.config import Settings
-    from searchapp.web import create_app
+    from searchapp.web.server import run
 
-    app = create_app(Settings(index_dir=index_dir))
-    click.echo(f"searchapp on http://{host}:{port}/ (index {index_dir})", err=True)
-    if debug:
-        app.run(host=host, port=port, debug=True)
-        return
-    import waitress
+    sys.exit(run(Settings(index_dir=index_dir), host, port, threads, quiet=quiet, debug=debug))
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+
+# -- research views: trends, compare, related, significant (cli_research.py) ------------------
+
+from searchapp.cli_research import RESEARCH_COMMANDS  # noqa: E402 (needs main defined above)
+
+for _command in RESEARCH_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ recognise is run per document through Whoosh itself (slower, same result).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +35,7 @@ from whoosh.analysis.acore import Token
 from whoosh.formats import Existence, Frequency, Positions
 from whoosh.index import TOC, clean_files
 
+from searchapp import children
 from searchapp.codec import (
     ColumnarCodec,
     column_bytes,
@@ -43,7 +44,6 @@ from searchapp.codec import (
 )
 from searchapp.codec.container import Spool
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
-from searchapp.errors import SearchAppError
 
 # Filters that map one token to one token (or drop it) with no state across tokens: their
 # effect on a token can be computed once per distinct raw token.
@@ -476,20 +476,31 @@ def write_segment(
     if workers > 1 and len(spans) > 1:
         _JOB = (items, to_doc, schema, tuple(keep))
         # ProcessPoolExecutor, not Pool: a worker killed mid-task breaks the executor (an
-        # error we report) where Pool would wait for the lost task forever.
-        context = multiprocessing.get_context("fork")
+        # error we report) where Pool would wait for the lost task forever. guard_child makes
+        # each worker die with this process (children.py).
         try:
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                for part in pool.map(_work, spans):
-                    collector.add(part)
-                    if progress is not None:
-                        progress(collector.count)
-        except BrokenProcessPool:
+            with ProcessPoolExecutor(
+                workers,
+                mp_context=children.FORK,
+                initializer=children.guard_child,
+                initargs=(os.getpid(),),
+            ) as pool:
+                try:
+                    for part in pool.map(_work, spans):
+                        collector.add(part)
+                        if progress is not None:
+                            progress(collector.count)
+                except BrokenProcessPool:
+                    dead = [
+                        (p.pid, p.exitcode)
+                        for p in pool._processes.values()
+                        if p.exitcode not in (None, 0, -signal.SIGTERM)
+                    ]
+                    pid, code = dead[0] if dead else (None, None)
+                    raise children._died("columnar writer", pid, code) from None
+        except BaseException:
             collector.stored.close()
-            raise SearchAppError(
-                "an indexing worker process died (killed, or out of memory): run the index "
-                "command again; the live index is unchanged"
-            ) from None
+            raise
         finally:
             _JOB = None
     else:

@@ -11,9 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
+from searchapp.facetspec import TERM_FACETS
 from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, Article
-from searchapp.web import html_safe_json, service, settings
-from searchapp.web.helpers import parse_request
+from searchapp.web.context import service, settings
+from searchapp.web.params import parse_request
+from searchapp.web.safejson import html_safe_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -96,18 +98,25 @@ def _search_params(paged: bool = True) -> list[dict[str, Any]]:
         _param(
             "q",
             text,
-            'Query in Whoosh syntax (words AND by default, OR, NOT, "phrases", '
-            "wild*, fuzzy~, title:, person:, date:2017-11). Empty: every article.",
+            "Query as typed: stories with all the words first, then with some; "
+            '"phrases", +word, -word, NOT, AND/OR, wild*, fuzzy~, title:, person:, '
+            "date:2017-11 are honoured, the rest read as words (see `reading`). "
+            "Empty: every article.",
+        ),
+        _param(
+            "strict",
+            {"type": "string", "enum": ["0", "1"], "default": "0"},
+            "1: every word required, and a query that does not parse is a 400.",
         ),
         _param(
             "sort",
             {"type": "string", "enum": list(SORTS), "default": "relevance"},
             "Order; relevance without a query means newest.",
         ),
-        _param("section", many, "Only these sections (repeat for several).", explode=True),
-        _param("topic", many, "Only these topics (repeatable).", explode=True),
-        _param("person", many, "Only stories naming these persons (repeatable).", explode=True),
-        _param("place", many, "Only these dateline places (repeatable).", explode=True),
+        *(
+            _param(f.param, many, f"Only stories with these {f.plural} (repeat it).", explode=True)
+            for f in TERM_FACETS
+        ),
         _param("from", date, "From this date on (UTC, inclusive): YYYY, YYYY-MM or YYYY-MM-DD."),
         _param("to", date, "Up to this date (UTC, inclusive of the whole period)."),
         _param("like", text, "Stories like this article id (q is then ignored)."),
@@ -193,6 +202,18 @@ def openapi_spec() -> dict[str, Any]:
             "corrected_query": {
                 **nullable_string,
                 "description": "Set when no result matched and these are the suggestion's.",
+            },
+            "total_all": {
+                "type": "integer",
+                "nullable": True,
+                "description": "Of total, the stories with every word (listed first).",
+            },
+            "totals": {"type": "string", "description": "What the totals count, in words."},
+            "reading": {
+                "type": "object",
+                "nullable": True,
+                "description": "How the query was read (lenient mode): words, required, "
+                "excluded, common (left out), ignored (repairs), text (one sentence).",
             },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
             "facets": {
@@ -354,4 +375,8 @@ def openapi_spec() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """Return the OpenAPI 3 description of the API."""
-    return jsonify(openapi_spec())
+    from searchapp.web.research_openapi import openapi_paths  # the research endpoints
+
+    spec = openapi_spec()
+    spec["paths"].update(openapi_paths(_search_params(paged=False)))
+    return jsonify(spec)
