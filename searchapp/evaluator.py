@@ -21,7 +21,13 @@ from whoosh import query
 from searchapp import scoring
 from searchapp.errors import QueryError
 from searchapp.generation import Generation
-from searchapp.postings import chained, leaf_positions, raw_postings
+from searchapp.postings import (
+    chained,
+    expand_words,
+    leaf_positions,
+    phrase_docs,
+    raw_postings,
+)
 from searchapp.query import Word, _is_null
 
 # Seconds one search may spend evaluating its query before it is refused.
@@ -197,7 +203,7 @@ class Evaluator:
             # Wildcards, prefixes, fuzzy words: the words they expand to (at most
             # query.MAX_EXPANSION, checked by the guard), scored like an Or of them.
             field = schema[q.fieldname]
-            words = q._btexts(self.searcher.reader())
+            words = expand_words(q, self.searcher.reader())
             # (FuzzyTerm yields str where the others yield bytes.)
             terms = [
                 query.Term(q.fieldname, b if isinstance(b, str) else field.from_bytes(b))
@@ -235,9 +241,13 @@ class Evaluator:
             wanted = np.flatnonzero(cand[offset : offset + reader.doc_count_all()])
             if not len(wanted):
                 continue
+            matchers = [raw_postings(reader, q.fieldname, field.to_bytes(w)) for w in q.words]
+            found = phrase_docs(matchers, wanted, q.slop)  # columnar segments: numpy only
+            if found is not None:
+                mask[offset + found] = True
+                continue
             per_word = []
-            for word in q.words:
-                matcher = raw_postings(reader, q.fieldname, field.to_bytes(word))
+            for matcher in matchers:
                 if not hasattr(matcher, "_read_values"):
                     return self.matched(q)
                 per_word.append(leaf_positions(matcher, field.format, wanted))

@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from whoosh import query
 from whoosh.lang.porter import stem
 
+from searchapp.postings import expand_words
 from searchapp.schema import STOP_WORDS, TOKEN_PATTERN
 
 FRAGMENT_CHARS = 220
@@ -37,7 +39,12 @@ def highlight_terms(q: Any, reader: Any) -> set[str]:
     """
     terms: set[str] = set()
     for leaf in q.leaves():
-        for fieldname, text in leaf.expanded_terms(reader, phrases=True):
+        if isinstance(leaf, query.FuzzyTerm):
+            # Expanded as the evaluator does (fast over columnar segments).
+            pairs: Any = [(leaf.fieldname, w) for w in expand_words(leaf, reader)]
+        else:
+            pairs = leaf.expanded_terms(reader, phrases=True)
+        for fieldname, text in pairs:
             if fieldname in TEXT_FIELDS:
                 terms.add(text.decode("utf-8") if isinstance(text, bytes) else text)
     return terms

@@ -27,6 +27,7 @@ from whoosh.qparser import (
 from whoosh.qparser.syntax import GroupNode
 
 from searchapp.errors import QueryError
+from searchapp.postings import expand_words
 from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
 
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
@@ -246,7 +247,7 @@ def _guard(q: Any, reader: Any) -> None:
                 "search for the words, or use date:[2017-11-01 TO 2017-11-30]"
             )
         if isinstance(node, query.MultiTerm) and not isinstance(node, query.TermRange):
-            for count, _term in enumerate(node._btexts(reader), 1):
+            for count, _term in enumerate(expand_words(node, reader), 1):
                 if count > MAX_EXPANSION:
                     raise CostError(
                         f'"{node}" matches more than {MAX_EXPANSION} different words: '

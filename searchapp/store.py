@@ -32,6 +32,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from searchapp import children
+from searchapp.codec import verify_reader
 from searchapp.errors import IndexBusyError, NoIndexError
 from searchapp.postings import leaf_postings, raw_postings
 
@@ -209,6 +210,7 @@ def check_generation(index_dir: Path) -> tuple[Path | None, list[str]]:
             # Decode every posting list too: a corrupt postings file reads fine until a
             # search touches the damaged block.
             for sub, _offset in reader.leaf_readers():
+                problems += verify_reader(sub)  # columnar segments: checksums and offsets
                 for fieldname in sub.indexed_field_names():
                     for term in sub.lexicon(fieldname):
                         leaf_postings(raw_postings(sub, fieldname, term))

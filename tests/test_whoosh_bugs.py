@@ -135,3 +135,4 @@ def test_refresh_resurrects_deleted_documents(tmp_path: Path) -> None:
         w.update_document(id="7", a="x y")
     assert searcher.refresh().doc_count() == 301  # the bug: 299 stories, 301 counted
     assert ix.searcher().doc_count() == 299  # a fresh searcher, as SearchService opens
+
