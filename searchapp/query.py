@@ -14,9 +14,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from whoosh import query
-from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
+from whoosh.qparser import AndGroup, FieldAliasPlugin, MultifieldParser
 
 from searchapp.errors import QueryError
+from searchapp.fuzzy import FastFuzzyTermPlugin
 from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
 
 OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
@@ -69,7 +70,8 @@ def make_parser(schema: Any) -> MultifieldParser:
     parser = MultifieldParser(
         list(DEFAULT_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=AndGroup
     )
-    parser.add_plugin(FuzzyTermPlugin())
+    # word~N expands with numpy over a cached lexicon (fuzzy.py), not Whoosh's Python walk.
+    parser.add_plugin(FastFuzzyTermPlugin())
     parser.add_plugin(FieldAliasPlugin({"topic": ["topics"], "person": ["persons"]}))
     return parser
 
