@@ -200,7 +200,8 @@ def _print_text(page: SearchPage, color: bool) -> None:
         click.echo(f"Did you mean: {page.suggestion}?")
     click.echo(
         _style(
-            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
+            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)"
+            + (f"; {page.copies} shown as copies below" if page.copies else ""),
             color,
             dim=True,
         )
@@ -208,7 +209,8 @@ def _print_text(page: SearchPage, color: bool) -> None:
     for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
         click.echo()
         date = (hit.date or "undated")[:10]
-        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
+        copies = f" ({len(hit.copies) + 1} copies)" if hit.copies else ""
+        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True) + copies)
         meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
         click.echo(_style(meta, color, fg="cyan") + _style(f"  [{hit.id}]", color, dim=True))
         if hit.snippet:

@@ -79,7 +79,9 @@ EXPORT_FIELDS = (
 
 
 # The fields of a hit in the JSON API, in order.
-HIT_FIELDS = ("id", "title", "date", "section", "topics", "persons", "place", "score", "snippet")
+HIT_FIELDS = (
+    "id", "title", "date", "section", "topics", "persons", "place", "score", "snippet", "copies",
+)
 
 
 def _json_form(obj: Any, names: tuple[str, ...], date: str | None) -> dict[str, Any]:
@@ -173,6 +175,8 @@ class Hit:
     score: float | None
     snippet: str
     lead: str = ""
+    # Ids of the other results that are copies of this story (dupes.py), folded into this hit.
+    copies: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -195,6 +199,8 @@ class SearchPage:
     suggestion: str | None = None
     corrected_query: str | None = None
     request: SearchRequest | None = None
+    # Stories of this page folded into its hits as copies (total still counts them).
+    copies: int = 0
 
     @property
     def pages(self) -> int:
@@ -213,6 +219,7 @@ class SearchPage:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "corrected_query": self.corrected_query,
+            "copies": self.copies,
             "hits": [h.to_dict() for h in self.hits],
             "facets": {
                 name: [{"value": v.value, "count": v.count} for v in values]
