@@ -50,6 +50,8 @@ class Lexicon:
     len_starts: np.ndarray  # int64: by_len[len_starts[L]:len_starts[L + 1]] have length L
     rank: np.ndarray  # int64: position of each word number in by_len
     hist: np.ndarray  # int16 (words, BUCKETS) in by_len order: letter counts by bucket
+    codes: np.ndarray  # uint32: every word's code points, one after another
+    starts: np.ndarray  # int64: where each word starts in codes
 
     @classmethod
     def from_words(cls, words: list[str]) -> Lexicon:
@@ -66,7 +68,9 @@ class Lexicon:
         len_starts = np.searchsorted(lengths[by_len], np.arange(longest + 2), side="left")
         rank = np.empty(len(words), dtype=np.int64)
         rank[by_len] = np.arange(len(words))
-        return cls(words, lengths, by_len, len_starts, rank, np.ascontiguousarray(hist[by_len]))
+        starts = np.cumsum(lengths) - lengths
+        hist = np.ascontiguousarray(hist[by_len])
+        return cls(words, lengths, by_len, len_starts, rank, hist, codes, starts)
 
     def within(self, text: str, maxdist: int, prefix: int = 0) -> list[str]:
         """Return the words within maxdist edits of text that start with its first `prefix`
@@ -88,9 +92,19 @@ class Lexicon:
         if len(nums) == 0:
             return []
         nums = nums[np.abs(hists - want).sum(axis=1) <= 2 * maxdist]
-        words = [self.words[i] for i in np.sort(nums).tolist()]
-        dist = osa_distances(words, text)
-        return [w for w, d in zip(words, dist.tolist(), strict=False) if d <= maxdist]
+        if len(nums) == 0:
+            return []
+        lengths = self.lengths[nums]
+        # The survivors' letters as a padded matrix, straight from the flat code array.
+        cols = np.arange(int(lengths.max()))
+        idx = self.starts[nums][:, None] + cols[None, :]
+        letters = np.where(
+            cols[None, :] < lengths[:, None],
+            self.codes[np.minimum(idx, len(self.codes) - 1)].astype(np.int64),
+            -1,
+        )
+        near = osa_within(letters, lengths, text, maxdist)
+        return [self.words[i] for i in np.sort(nums[near]).tolist()]
 
 
 def histogram(text: str) -> np.ndarray:
@@ -99,43 +113,51 @@ def histogram(text: str) -> np.ndarray:
     return np.minimum(np.bincount(codes & (BUCKETS - 1), minlength=BUCKETS), 255)
 
 
-def osa_distances(words: list[str], text: str) -> np.ndarray:
-    """Return the optimal-string-alignment distance (Damerau-Levenshtein where an adjacent
-    transposition costs 1 and no substring is edited twice: whoosh.support.levenshtein's
-    ``distance``) from each word to text, computed for all words at once.
-
-    The dynamic programme runs over the letters of the words (rows) and of text (columns),
-    each cell a vector over the words; a word shorter than the longest takes its result
-    from the row of its own length.
-    """
-    n, m = len(words), len(text)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=n)
-    longest = int(lengths.max())
-    # Letters as code points, padded with -1 (never equal to a letter of text).
-    letters = np.full((n, longest), -1, dtype=np.int64)
+def letter_matrix(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return words as a matrix of code points padded with -1, and their lengths."""
+    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    letters = np.full((len(words), int(lengths.max()) if len(words) else 0), -1, dtype=np.int64)
     codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
-    rows = np.repeat(np.arange(n), lengths)
+    rows = np.repeat(np.arange(len(words)), lengths)
     cols = np.arange(len(codes)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     letters[rows, cols] = codes
+    return letters, lengths
+
+
+def osa_within(letters: np.ndarray, lengths: np.ndarray, text: str, maxdist: int) -> np.ndarray:
+    """Return, for each word (rows of code points padded with -1), whether its
+    optimal-string-alignment distance to text is at most maxdist.
+
+    That distance is Damerau-Levenshtein where an adjacent transposition costs 1 and no
+    substring is edited twice: whoosh.support.levenshtein's ``distance``, which Whoosh's
+    FuzzyTerm uses on a multi-segment index. The dynamic programme runs over the letters of the
+    words (rows) and of text (columns), each cell a vector over all the words. Only the band
+    of cells within maxdist of the diagonal can stay within maxdist, and every value is capped
+    at maxdist + 1: both keep "at most maxdist" exact (costs only grow along a path).
+    """
+    n, m, k = len(letters), len(text), maxdist
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    cap = k + 1
     t = [ord(c) for c in text]
-    out = np.where(lengths == 0, m, 0)
+    out = np.zeros(n, dtype=bool)
+    out[lengths == 0] = m <= k
     prev2 = None
-    prev = np.tile(np.arange(m + 1, dtype=np.int64), (n, 1))  # row 0: j insertions
-    for i in range(1, longest + 1):
-        cur = np.empty((n, m + 1), dtype=np.int64)
-        cur[:, 0] = i
+    prev = np.minimum(np.tile(np.arange(m + 1, dtype=np.int64), (n, 1)), cap)
+    for i in range(1, letters.shape[1] + 1):
+        cur = np.full((n, m + 1), cap, dtype=np.int64)
+        cur[:, 0] = min(i, cap)
         a = letters[:, i - 1]
-        for j in range(1, m + 1):
+        for j in range(max(1, i - k), min(m, i + k) + 1):
             best = np.minimum(prev[:, j] + 1, cur[:, j - 1] + 1)
             best = np.minimum(best, prev[:, j - 1] + (a != t[j - 1]))
             if prev2 is not None and j > 1:
                 swap = (a == t[j - 2]) & (letters[:, i - 2] == t[j - 1]) & (a != t[j - 1])
-                best = np.where(swap, np.minimum(best, prev2[:, j - 2] + 1), best)
-            cur[:, j] = best
+                if swap.any():
+                    best = np.where(swap, np.minimum(best, prev2[:, j - 2] + 1), best)
+            cur[:, j] = np.minimum(best, cap)
         done = lengths == i
-        out[done] = cur[done, m]
+        out[done] = cur[done, m] <= k
         prev2, prev = prev, cur
     return out
 

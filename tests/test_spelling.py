@@ -21,17 +21,21 @@ from searchapp.search import SearchService
 from tests.conftest import article, build_index, write_jsonl
 
 
-def test_osa_distances_equal_whoosh_distance() -> None:
-    rng = random.Random(7)
-    for _ in range(200):
+@pytest.mark.parametrize("maxdist", [0, 1, 2, 3])
+def test_osa_within_agrees_with_whoosh_distance(maxdist: int) -> None:
+    rng = random.Random(7 + maxdist)
+    for _ in range(150):
         text = "".join(rng.choice("abcé") for _ in range(rng.randint(0, 7)))
-        words = ["".join(rng.choice("abcé") for _ in range(rng.randint(0, 8))) for _ in range(40)]
-        assert fuzzy.osa_distances(words, text).tolist() == [distance(w, text) for w in words]
+        words = ["".join(rng.choice("abcé") for _ in range(rng.randint(1, 9))) for _ in range(40)]
+        letters, lengths = fuzzy.letter_matrix(words)
+        found = fuzzy.osa_within(letters, lengths, text, maxdist).tolist()
+        assert found == [distance(w, text) <= maxdist for w in words], text
 
 
 def test_transposition_is_one_edit() -> None:
-    assert fuzzy.osa_distances(["kremlin", "gorbachev"], "kremiln").tolist()[0] == 1
-    assert fuzzy.osa_distances(["gorbachev"], "gorbachov").tolist() == [1]
+    letters, lengths = fuzzy.letter_matrix(["kremlin", "gorbachev", "kremlni"])
+    assert fuzzy.osa_within(letters, lengths, "kremiln", 1).tolist() == [True, False, False]
+    assert fuzzy.osa_within(letters, lengths, "kremiln", 2).tolist() == [True, False, True]
 
 
 def _words(rng: random.Random, n: int) -> list[str]:
