@@ -178,3 +178,16 @@ def test_reuters_kremlin_and_gorbachev(reuters_index: Path) -> None:
     page = svc.search(SearchRequest(q="kremlin~2", per_page=100))
     assert page.total > len(exact)
     assert svc.search(SearchRequest(q="kremiln~1")).total >= len(exact)
+
+
+def test_a_new_generation_drops_the_old_lexicons(tmp_path: Path) -> None:
+    corpus = write_jsonl(tmp_path / "c" / "k.jsonl", STORIES)
+    build_index(corpus, tmp_path / "ix")
+    svc = SearchService(tmp_path / "ix")
+    assert svc.search(SearchRequest(q="kremiln~")).total == 3
+    old = str(svc.generation().gen)
+    assert any(key[0] == old for key in fuzzy._LEXICONS)
+    write_jsonl(corpus, [*STORIES, article(id="k6", title="Kremlin walls", body="Red bricks.")])
+    build_index(corpus, tmp_path / "ix")
+    assert svc.search(SearchRequest(q="kremiln~")).total == 4
+    assert not any(key[0] == old for key in fuzzy._LEXICONS)
