@@ -20,9 +20,12 @@ there but finds it on a multi-segment index): this expansion treats both alike.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,8 +189,7 @@ def segment_lexicon(reader: Any, fieldname: str) -> Lexicon:
             if found is not None:
                 _LEXICONS.move_to_end(key)
                 return found
-    field = reader.schema[fieldname]
-    words = [field.from_bytes(b) for b in reader.lexicon(fieldname)]
+    words = _cached_words(reader, fieldname, seg)
     lex = Lexicon.from_words(words)
     if key is not None:
         with _LOCK:
@@ -195,6 +197,30 @@ def segment_lexicon(reader: Any, fieldname: str) -> Lexicon:
             while len(_LEXICONS) > LEXICON_CACHE:
                 _LEXICONS.popitem(last=False)
     return lex
+
+
+def _cached_words(reader: Any, fieldname: str, seg: tuple[str, str] | None) -> list[str]:
+    """Return a segment's words of a field from the file beside the segment, or from Whoosh.
+
+    Whoosh hands out a lexicon one Python call per word (0.6 s for Reuters' bodies); the
+    words are written once beside the segment (``lexicon-<segment>-<field>.txt``, one a line)
+    so a restarted server or a new generation reads them back in a few milliseconds.
+    """
+    path = Path(seg[0]) / f"lexicon-{seg[1]}-{fieldname}.txt" if seg is not None else None
+    if path is not None and path.exists():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = path.read_text(encoding="utf-8")
+            return text.split("\n") if text else []
+    field = reader.schema[fieldname]
+    words = [field.from_bytes(b) for b in reader.lexicon(fieldname)]
+    # Words of the searched fields are runs of letters and digits, never empty or holding a
+    # line break; a field where one is would not read back the same, so it is not cached.
+    if path is not None and path.parent.is_dir() and not any("\n" in w or not w for w in words):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with contextlib.suppress(OSError):  # a read-only index still works, just slower
+            tmp.write_text("\n".join(words), encoding="utf-8")
+            os.replace(tmp, path)
+    return words
 
 
 def terms_within(

@@ -76,8 +76,8 @@ def test_expansion_equals_whoosh_fuzzyterm(two_segments: Any, maxdist: int, pref
 
 
 def test_parsed_fuzzy_words_use_the_fast_expansion(service: Any) -> None:
-    with service.generation().searcher() as s:
-        q = parse_query("colombia~2 expotrs~", s.schema, s.reader())
+    s = service.generation().searcher()
+    q = parse_query("colombia~2 expotrs~", s.schema, s.reader())
     leaves = [n for n in q.leaves() if isinstance(n, query.FuzzyTerm)]
     assert leaves and all(isinstance(n, fuzzy.FastFuzzyTerm) for n in leaves)
     assert {n.maxdist for n in leaves} == {1, 2}
@@ -191,3 +191,19 @@ def test_a_new_generation_drops_the_old_lexicons(tmp_path: Path) -> None:
     build_index(corpus, tmp_path / "ix")
     assert svc.search(SearchRequest(q="kremiln~")).total == 4
     assert not any(key[0] == old for key in fuzzy._LEXICONS)
+
+
+def test_lexicons_are_written_beside_the_segment_and_read_back(kremlin: SearchService) -> None:
+    assert kremlin.search(SearchRequest(q="kremiln~")).total == 3
+    gen = kremlin.generation().gen
+    files = sorted(p.name for p in gen.glob("lexicon-*-body.txt"))
+    assert files, "no lexicon file written"
+    words = (gen / files[0]).read_text(encoding="utf-8").split("\n")
+    assert "kremlin" in words and words == sorted(words)
+    # A restarted server reads the file, not Whoosh's lexicon: a word only the file holds
+    # is found (and the real words still are).
+    (gen / files[0]).write_text("\n".join(sorted([*words, "kremlim"])), encoding="utf-8")
+    fuzzy._LEXICONS.clear()
+    fuzzy._EXPANSIONS.clear()
+    reader = kremlin.generation().searcher().reader()
+    assert fuzzy.terms_within(reader, "body", "kremlin", 1) == ["kremlim", "kremlin"]
