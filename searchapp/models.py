@@ -29,6 +29,8 @@ class Article:
     place: str = ""
     photo_credit: str = ""
     source: str = ""
+    # The record had no title: this one was made from its lead or body (formats/jsonl.py).
+    title_made: bool = False
 
     @property
     def iso_date(self) -> str | None:
@@ -141,6 +143,9 @@ class SearchRequest:
     facet_limit: int = DEFAULT_FACET_LIMIT
     like: str | None = None
     snippets: bool = True
+    # Strict: every word required, unreadable syntax an error (scripts). Lenient (default):
+    # any text gives an answer, stories with all the words first (searchapp/reading.py).
+    strict: bool = False
 
     def filters(self) -> dict[str, tuple[str, ...]]:
         """Return the term-facet filters that are set, by facet name (facetspec's table)."""
@@ -199,8 +204,25 @@ class SearchPage:
     suggestion: str | None = None
     corrected_query: str | None = None
     request: SearchRequest | None = None
+    # Of `total`, the stories holding every searched word (None: not a lenient word search).
+    total_all: int | None = None
+    reading: dict[str, Any] | None = None  # how the query was read (reading.Reading.to_dict)
     # Stories of this page folded into its hits as copies (total still counts them).
     copies: int = 0
+
+    @property
+    def totals_text(self) -> str:
+        """Say what the totals count: "12 stories with all words, 328 more with some"."""
+
+        def stories(n: int) -> str:
+            return f"{n:,} {'story' if n == 1 else 'stories'}"
+
+        if self.total_all is None:
+            return stories(self.total)
+        if self.total_all == self.total:
+            return f"{stories(self.total)} with all words"
+        rest = self.total - self.total_all
+        return f"{stories(self.total_all)} with all words, {rest:,} more with some"
 
     @property
     def pages(self) -> int:
@@ -219,6 +241,9 @@ class SearchPage:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "corrected_query": self.corrected_query,
+            "total_all": self.total_all,
+            "totals": self.totals_text,
+            "reading": self.reading,
             "copies": self.copies,
             "hits": [h.to_dict() for h in self.hits],
             "facets": {
