@@ -476,7 +476,8 @@ def test_typed_questions_and_casual_parameters(client: Any, small_index: Path) -
     q = "is the coffee trade?"
     data = client.get(f"/api/trends?q={q}&by=Persons&interval=Month%20").get_json()
     assert data["interval"] == "month" and data["by"] == "persons"
-    total = SearchService(small_index).search(SearchRequest(q=q)).total
-    assert data["stories"] == total == sum(data["total"]) + data["undated"] == 1
+    page = SearchService(small_index).search(SearchRequest(q=q))
+    # Lenient reading: stories with all the words and those with some, as the page lists them.
+    assert data["stories"] == page.total == sum(data["total"]) + data["undated"] == 5
     related = client.get("/api/related?field=person&value=%20paul%20volcker&with=Topic").get_json()
     assert related["value"] == "Paul Volcker" and related["with"] == "topics"
