@@ -81,7 +81,9 @@ EXPORT_FIELDS = (
 
 
 # The fields of a hit in the JSON API, in order.
-HIT_FIELDS = ("id", "title", "date", "section", "topics", "persons", "place", "score", "snippet")
+HIT_FIELDS = (
+    "id", "title", "date", "section", "topics", "persons", "place", "score", "snippet", "copies",
+)
 
 
 def _json_form(obj: Any, names: tuple[str, ...], date: str | None) -> dict[str, Any]:
@@ -178,6 +180,8 @@ class Hit:
     score: float | None
     snippet: str
     lead: str = ""
+    # Ids of the other results that are copies of this story (dupes.py), folded into this hit.
+    copies: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -203,6 +207,8 @@ class SearchPage:
     # Of `total`, the stories holding every searched word (None: not a lenient word search).
     total_all: int | None = None
     reading: dict[str, Any] | None = None  # how the query was read (reading.Reading.to_dict)
+    # Stories of this page folded into its hits as copies (total still counts them).
+    copies: int = 0
 
     @property
     def totals_text(self) -> str:
@@ -238,6 +244,7 @@ class SearchPage:
             "total_all": self.total_all,
             "totals": self.totals_text,
             "reading": self.reading,
+            "copies": self.copies,
             "hits": [h.to_dict() for h in self.hits],
             "facets": {
                 name: [{"value": v.value, "count": v.count} for v in values]

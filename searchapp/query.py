@@ -20,13 +20,13 @@ from whoosh import query
 from whoosh.qparser import (
     AndGroup,
     FieldAliasPlugin,
-    FuzzyTermPlugin,
     MultifieldPlugin,
     QueryParser,
 )
 from whoosh.qparser.syntax import GroupNode
 
 from searchapp.errors import QueryError
+from searchapp.fuzzy import FastFuzzyTermPlugin
 from searchapp.postings import expand_words
 from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
 
@@ -108,7 +108,8 @@ def make_parser(schema: Any) -> QueryParser:
     """
     parser = QueryParser(None, schema, group=AndGroup)
     parser.add_plugin(MultifieldPlugin(list(DEFAULT_FIELDS), FIELD_BOOSTS, group=WordGroup))
-    parser.add_plugin(FuzzyTermPlugin())
+    # word~N expands with numpy over a cached lexicon (fuzzy.py), not Whoosh's Python walk.
+    parser.add_plugin(FastFuzzyTermPlugin())
     parser.add_plugin(FieldAliasPlugin({"topic": ["topics"], "person": ["persons"]}))
     return parser
 

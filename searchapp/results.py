@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from whoosh import query
 
-from searchapp import scoring, spelling
+from searchapp import dupes, scoring, spelling
 from searchapp.errors import NotFoundError, QueryError
 from searchapp.evaluator import Evaluator
 from searchapp.facets import assemble
@@ -168,7 +168,8 @@ def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
         ev.gen.landing if landing else None,
     )
     lo = (req.page - 1) * req.per_page
-    picked = ordered(ev, sel, lo + req.per_page)[lo:]
+    # Copies of one story become one hit (dupes.py); total and facets count every story.
+    picked, copies = dupes.collapse(ev, sel, ordered, lo, req.per_page)
     return SearchPage(
         query=req.q if not req.like else f"like:{req.like}",
         total=total,
@@ -176,7 +177,7 @@ def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
         per_page=req.per_page,
         took_ms=0.0,
         sort=sel.sort,
-        hits=hits(ev.searcher, p.q, picked, req.snippets),
+        hits=hits(ev.searcher, p.q, picked, req.snippets, dupes.copy_ids(ev, copies)),
         facets=facets,
         truncated=truncated,
         request=req,
@@ -187,13 +188,19 @@ def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
             else None
         ),
         reading=p.reading.to_dict() if not p.reading.strict and not p.reading.empty else None,
+        copies=sum(len(c) for c in copies.values()),
     )
 
 
 def hits(
-    searcher: Any, q: Any, picked: list[tuple[int, float | None]], snippets: bool
+    searcher: Any,
+    q: Any,
+    picked: list[tuple[int, float | None]],
+    snippets: bool,
+    copies: dict[int, tuple[str, ...]] | None = None,
 ) -> list[Hit]:
-    """Copy the picked stories into Hits, with snippets marking the query's words."""
+    """Copy the picked stories into Hits, with snippets marking the query's words (and the
+    ids of each story's copies, when given)."""
     terms = highlight_terms(q, searcher.reader()) if q is not None and snippets else set()
     out = []
     for docnum, score in picked:
@@ -210,6 +217,7 @@ def hits(
                 score=round(score, 4) if score is not None else None,
                 snippet=snippet([article.body, article.lead], terms) if snippets else "",
                 lead=article.lead,
+                copies=(copies or {}).get(docnum, ()),
             )
         )
     return out
@@ -238,4 +246,5 @@ def suggest_correction(ev: Evaluator, p: Prepared, page: SearchPage) -> None:
         page.truncated = other.truncated
         page.total_all = other.total_all
         page.reading = other.reading
+        page.copies = other.copies
         page.corrected_query = fixed

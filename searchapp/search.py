@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from searchapp import browse, results, store
+from searchapp import browse, fuzzy, results, store
 from searchapp.errors import NoIndexError, NotFoundError, QueryError
 from searchapp.evaluator import TIME_LIMIT, Deadline, Evaluator
 from searchapp.facets import FacetData, forget_generation
@@ -90,6 +90,7 @@ class SearchService:
             if current is not None and current.gen != fresh.gen:
                 # A long-running server must not keep every generation's arrays forever.
                 forget_generation(current.gen)
+                fuzzy.forget(str(current.gen))
             return fresh
 
     def evaluator(self, gen: Generation) -> Evaluator:

@@ -78,7 +78,8 @@ def print_page(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
     click.echo(
         style(
             f"{totals}, page {page.page} of {page.pages} "
-            f"({page.took_ms:.1f} ms)",
+            f"({page.took_ms:.1f} ms)"
+            + (f"; {page.copies} shown as copies below" if page.copies else ""),
             color,
             dim=True,
         )
@@ -86,7 +87,8 @@ def print_page(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
     for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
         click.echo()
         date = (hit.date or "undated")[:10]
-        click.echo(f"{i:>3}. " + style(hit.title, color, bold=True))
+        copies = f" ({len(hit.copies) + 1} copies)" if hit.copies else ""
+        click.echo(f"{i:>3}. " + style(hit.title, color, bold=True) + copies)
         meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
         # The id is what `searchapp show ID` and `search --like ID` take.
         click.echo(style(meta, color, fg="cyan") + style(f"  id {hit.id}", color, dim=True))

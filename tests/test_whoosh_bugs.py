@@ -136,3 +136,28 @@ def test_refresh_resurrects_deleted_documents(tmp_path: Path) -> None:
     assert searcher.refresh().doc_count() == 301  # the bug: 299 stories, 301 counted
     assert ix.searcher().doc_count() == 299  # a fresh searcher, as SearchService opens
 
+
+def test_fuzzy_term_misses_transpositions_in_one_segment(tmp_path: Path) -> None:
+    from searchapp.fuzzy import FastFuzzyTerm
+
+    ix = index.create_in(str(tmp_path), fields.Schema(t=fields.TEXT))
+    with ix.writer() as w:
+        w.add_document(t="kremlin")
+    theirs = query.FuzzyTerm("t", "kremiln", maxdist=1)
+    ours = FastFuzzyTerm("t", "kremiln", maxdist=1)
+    with ix.searcher() as s:
+        # The bug: a single segment expands with a Levenshtein automaton that has no
+        # transposition step, so "kremiln~1" misses "kremlin" (and whole searches miss it,
+        # since matchers expand segment by segment)...
+        assert list(theirs._btexts(s.reader())) == []
+        assert list(s.docs_for_query(theirs)) == []
+        # Our way: one expansion (fuzzy.py), transpositions cost 1 everywhere.
+        assert ours._btexts(s.reader()) == ["kremlin"]
+        assert list(s.docs_for_query(ours)) == [0]
+    with ix.writer() as w:
+        w.add_document(t="other")
+        w.merge = False
+    with ix.searcher() as s:
+        # ...while a reader of two segments uses Damerau-Levenshtein and finds it.
+        assert list(theirs._btexts(s.reader())) == ["kremlin"]
+        assert ours._btexts(s.reader()) == ["kremlin"]
