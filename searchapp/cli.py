@@ -41,6 +41,23 @@ index_option = click.option(
 )
 
 
+# A sharded index (searchapp/cluster) is served by a Ray cluster: this one, or a local one.
+ray_option = click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    default=None,
+    show_envvar=True,
+    help="Ray cluster serving a sharded index (HOST:6379 or auto; default: a local one).",
+)
+
+
+def _service(index_dir: Path, ray_address: str | None = None) -> Any:
+    """Return the service for index_dir: a sharded one through Ray, else SearchService."""
+    from searchapp.cluster import open_service
+
+    return open_service(index_dir, ray_address)
+
+
 class BadInput(click.ClickException):
     """A query or parameter the user must change: "Error: <sentence>" and exit code 2."""
 
@@ -131,6 +148,13 @@ class _Progress:
     show_default=True,
     help="Seconds to wait for another indexer to finish before giving up.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Split the index into N shards served by Ray (see docs/cluster.md).",
+)
+@ray_option
 def index(
     corpus: Path,
     index_dir: Path,
@@ -140,21 +164,30 @@ def index(
     verbose: bool,
     optimize: bool,
     wait: float,
+    shards: int | None,
+    ray_address: str | None,
 ) -> None:
     """Index the articles in CORPUS (only what changed, unless --rebuild)."""
+    from searchapp.cluster.layout import build, is_cluster
     from searchapp.indexer import index_corpus
 
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
-        report = index_corpus(
-            corpus,
-            index_dir,
-            rebuild=rebuild,
-            workers=workers,
-            progress=progress,
-            wait=wait,
-            optimize=optimize,
-        )
+        if shards is not None or is_cluster(index_dir):
+            report = build(
+                corpus, index_dir, shards=shards, rebuild=rebuild, ray_address=ray_address,
+                wait=wait,
+            )
+        else:
+            report = index_corpus(
+                corpus,
+                index_dir,
+                rebuild=rebuild,
+                workers=workers,
+                progress=progress,
+                wait=wait,
+                optimize=optimize,
+            )
     except SearchAppError as exc:
         progress.close()
         _fail(exc)
@@ -286,6 +319,7 @@ def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--like", metavar="ID", default=None, help="Stories like this article.")
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+@ray_option
 def search(
     query: str,
     index_dir: Path,
@@ -296,6 +330,7 @@ def search(
     facet_limit: int,
     like: str | None,
     color: bool | None,
+    ray_address: str | None,
     **params: Any,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
@@ -304,8 +339,6 @@ def search(
     "a b"~5, wild*, fuzzy~, title:, lead:, body:, section:, topic:, person:, place:,
     date:2017-11, date:[2017-11-01 TO 2017-11-30], date:yesterday.
     """
-    from searchapp.search import SearchService
-
     req = SearchRequest(
         q=query,
         page=page,
@@ -317,8 +350,8 @@ def search(
         like=like,
         snippets=fmt in ("text", "json"),
     ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
-    service = SearchService(index_dir)
     try:
+        service = _service(index_dir, ray_address)
         if fmt in ("jsonl", "csv"):
             _export(service.export(req), fmt)
             return
@@ -330,6 +363,8 @@ def search(
     else:
         use_color = sys.stdout.isatty() if color is None else color
         _print_text(result, use_color)
+    if result.partial:
+        click.echo(f"partial answer: {result.partial}", err=True)
 
 
 main.add_command(search)
@@ -345,10 +380,8 @@ def search_main() -> None:
 
 def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
     """Call one SearchService method; a core error becomes its exit code and sentence."""
-    from searchapp.search import SearchService
-
     try:
-        return getattr(SearchService(index_dir), method)(*args, **kwargs)
+        return getattr(_service(index_dir), method)(*args, **kwargs)
     except SearchAppError as exc:
         _fail(exc)
 
@@ -410,12 +443,18 @@ def check(index_dir: Path) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
-def serve(index_dir: Path, host: str, port: int, threads: int, debug: bool) -> None:
+@ray_option
+def serve(
+    index_dir: Path, host: str, port: int, threads: int, debug: bool, ray_address: str | None
+) -> None:
     """Serve the search page and JSON API (waitress; Flask's server only with --debug)."""
     from searchapp.config import Settings
     from searchapp.web import create_app
 
-    app = create_app(Settings(index_dir=index_dir))
+    try:
+        app = create_app(Settings(index_dir=index_dir, ray_address=ray_address))
+    except SearchAppError as exc:
+        _fail(exc)
     click.echo(f"searchapp on http://{host}:{port}/ (index {index_dir})", err=True)
     if debug:
         app.run(host=host, port=port, debug=True)

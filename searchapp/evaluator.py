@@ -66,10 +66,15 @@ def date_range(ts: np.ndarray, start: int | None, end: int | None) -> np.ndarray
 class Evaluator:
     """Evaluates query trees over one generation with one thread's searcher, by a deadline."""
 
-    def __init__(self, gen: Generation, searcher: Any, deadline: Deadline) -> None:
+    def __init__(
+        self, gen: Generation, searcher: Any, deadline: Deadline,
+        stats: scoring.CollectionStats | None = None,
+    ) -> None:
         self.gen = gen
         self.searcher = searcher
         self.deadline = deadline
+        # None: BM25 uses this generation's N/df/avgdl; a shard gets the whole cluster's.
+        self.stats = stats
         self.fd = gen.facets
 
     def term_scores(self, q: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +87,13 @@ class Evaluator:
         if lengths is None:
             scores = weights.astype(np.float64)
         else:
-            avg = self.gen.avg_length(self.searcher, q.fieldname)
-            idf = scoring.idf(self.fd.n, len(ids))
+            if self.stats is None:
+                avg = self.gen.avg_length(self.searcher, q.fieldname)
+                idf = scoring.idf(self.fd.n, len(ids))
+            else:
+                avg = self.stats.avg_length(q.fieldname)
+                df = self.stats.doc_freq(q.fieldname, q.text, len(ids))
+                idf = scoring.idf(self.stats.doc_count, df)
             scores = scoring.bm25(idf, weights, lengths[ids], avg)
         return ids, scores * q.boost
 

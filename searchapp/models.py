@@ -195,6 +195,8 @@ class SearchPage:
     suggestion: str | None = None
     corrected_query: str | None = None
     request: SearchRequest | None = None
+    # A sharded index with shards down: "2 of 3 shards answered (...)"; None when complete.
+    partial: str | None = None
 
     @property
     def pages(self) -> int:
@@ -213,6 +215,7 @@ class SearchPage:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "corrected_query": self.corrected_query,
+            "partial": self.partial,
             "hits": [h.to_dict() for h in self.hits],
             "facets": {
                 name: [{"value": v.value, "count": v.count} for v in values]

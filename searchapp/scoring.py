@@ -6,6 +6,8 @@ handful of array operations. Tests check the scores equal Whoosh's own to 6 deci
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from math import log
 
 import numpy as np
@@ -29,3 +31,26 @@ def bm25(
     norm = k1 * ((1 - b) + b * lengths / avg_length)
     result: np.ndarray = idf_value * (tf * (k1 + 1)) / (tf + norm)
     return result
+
+
+@dataclass
+class CollectionStats:
+    """The collection BM25 scores against when it is more than one generation (a sharded
+    index): document count, total length of each field, and document frequencies per term.
+
+    Scores depend on these only through N, df and the average field length; a shard given the
+    totals over every shard scores each story exactly as one index of all of them would (what
+    Elasticsearch's dfs_query_then_fetch does). Without one, a generation scores by its own.
+    """
+
+    doc_count: int
+    field_lengths: Mapping[str, int]
+    doc_freqs: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def avg_length(self, fieldname: str) -> float:
+        """Mean field length over every story (Whoosh's avg_field_length, 1.0 when empty)."""
+        return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1) or 1.0
+
+    def doc_freq(self, fieldname: str, text: str, local: int) -> int:
+        """Return a term's document frequency (local: this generation's, the fallback)."""
+        return self.doc_freqs.get((fieldname, text), local)

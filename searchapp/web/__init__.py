@@ -14,6 +14,7 @@ from flask import Flask, Response, abort, current_app, jsonify, render_template,
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from searchapp.cluster import open_service
 from searchapp.config import Settings
 from searchapp.errors import NoIndexError, NotFoundError, QueryError, SearchAppError
 from searchapp.search import SearchService
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = SafeJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SEARCHAPP_SETTINGS"] = settings
-    app.extensions["searchapp"] = SearchService(settings.index_dir)
+    app.extensions["searchapp"] = open_service(settings.index_dir, settings.ray_address)
 
     from searchapp.web import helpers
     from searchapp.web.api import bp as api_bp
