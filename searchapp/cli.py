@@ -378,10 +378,12 @@ def search_main() -> None:
 # -- suggest, stats, serve ------------------------------------------------------------------
 
 
-def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
+def _ask(
+    index_dir: Path, method: str, *args: Any, ray_address: str | None = None, **kwargs: Any
+) -> Any:
     """Call one SearchService method; a core error becomes its exit code and sentence."""
     try:
-        return getattr(_service(index_dir), method)(*args, **kwargs)
+        return getattr(_service(index_dir, ray_address), method)(*args, **kwargs)
     except SearchAppError as exc:
         _fail(exc)
 
@@ -391,9 +393,10 @@ def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
 @index_option
 @click.option("--limit", type=click.IntRange(1, 50), default=8, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
+@ray_option
+def suggest(prefix: str, index_dir: Path, limit: int, fmt: str, ray_address: str | None) -> None:
     """Suggest completions of PREFIX from persons, topics and titles."""
-    items = _ask(index_dir, "suggest", prefix, limit=limit)
+    items = _ask(index_dir, "suggest", prefix, limit=limit, ray_address=ray_address)
     if fmt == "json":
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -404,9 +407,10 @@ def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
 @main.command()
 @index_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def stats(index_dir: Path, fmt: str) -> None:
+@ray_option
+def stats(index_dir: Path, fmt: str, ray_address: str | None) -> None:
     """Show what the index holds."""
-    data = _ask(index_dir, "stats")
+    data = _ask(index_dir, "stats", ray_address=ray_address)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

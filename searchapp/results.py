@@ -7,6 +7,7 @@ stories' stored fields are read. Newest/oldest pages come from orders the Genera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,13 +90,57 @@ def ordered(ev: Evaluator, sel: Selection, need: int) -> list[tuple[int, float |
     if sel.sort == "relevance":
         return top(ev, sel.final, sel.scores, need)
     order = ev.gen.newest if sel.sort == "newest" else ev.gen.oldest
-    return [(int(d), None) for d in order[sel.final[order]][:need]]
+    fd = ev.fd
+    docs = by_id(
+        ev.searcher, order[sel.final[order]], lambda d: [fd.ts[d], fd.has_date[d]], need,
+        descending=sel.sort == "newest",
+    )
+    return [(int(d), None) for d in docs]
+
+
+def by_id(
+    searcher: Any, docs: np.ndarray, keys: Callable[[np.ndarray], list[np.ndarray]],
+    need: int, descending: bool,
+) -> np.ndarray:
+    """Return the first `need` of docs (already sorted by keys(docs)), stories equal on every
+    key ordered by their id (descending or not) instead of their document number.
+
+    Document numbers depend on how an index was built (one folder, or shards that number their
+    own); ids do not, so one index and a sharded one order ties alike. Only the tied stories
+    within reach of the page have their ids read.
+    """
+    end = min(need, len(docs))
+    if end <= 0:
+        return docs[:0]
+    # The group tied with the last story shown comes whole (it may continue past need).
+    window = need + 16
+    while True:
+        stacked = np.stack(keys(docs[:window]))
+        same = np.all(stacked[:, 1:] == stacked[:, :-1], axis=0)  # docs i and i+1 tie
+        while end < min(window, len(docs)) and same[end - 1]:
+            end += 1
+        if end < window or window >= len(docs):
+            break
+        window *= 2
+    docs = docs[:end].copy()
+    i = 0
+    while i < end:
+        j = i
+        while j + 1 < end and same[j]:
+            j += 1
+        if j > i:
+            group = docs[i : j + 1]
+            ids = [searcher.stored_fields(int(d))["id"] for d in group]
+            idx = sorted(range(len(group)), key=ids.__getitem__, reverse=descending)
+            docs[i : j + 1] = group[idx]
+        i = j + 1
+    return docs[:need]
 
 
 def top(
     ev: Evaluator, final: np.ndarray, scores: np.ndarray | None, need: int
 ) -> list[tuple[int, float | None]]:
-    """Return the best `need` results as (docnum, score), ties newest first."""
+    """Return the best `need` results as (docnum, score), ties newest first, then by id."""
     docs = np.flatnonzero(final)
     if scores is None or len(docs) == 0 or need == 0:
         return []
@@ -105,8 +150,14 @@ def top(
         cut = np.partition(doc_scores, len(docs) - need)[len(docs) - need]
         keep = doc_scores >= cut
         docs, doc_scores = docs[keep], doc_scores[keep]
-    order = np.lexsort((-docs, -ev.fd.ts[docs], -doc_scores))[:need]
-    return [(int(docs[i]), float(doc_scores[i])) for i in order]
+    order = np.lexsort((-docs, -ev.fd.ts[docs], -doc_scores))
+    docs, doc_scores = docs[order], doc_scores[order]
+    best = dict(zip(docs.tolist(), doc_scores.tolist(), strict=True))
+    docs = by_id(
+        ev.searcher, docs, lambda d: [np.array([best[int(x)] for x in d]), ev.fd.ts[d]], need,
+        descending=True,
+    )
+    return [(int(d), float(best[int(d)])) for d in docs]
 
 
 def run_page(ev: Evaluator, p: Prepared) -> SearchPage:

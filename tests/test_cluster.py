@@ -48,15 +48,16 @@ PERSONS = ["James Baker", "Paul Volcker", "Karl Otto Pöhl", "Satoshi Sumita"]
 
 def _story(i: int, rng: random.Random) -> dict[str, Any]:
     body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40)))
-    # Distinct times: stories equal in score AND date are the one case ordered differently
-    # (by shard, not by indexing order; docs/cluster.md).
-    when = datetime(1987, 1, 1, tzinfo=timezone.utc) + timedelta(hours=13 * i, minutes=i)
+    # Every fifth story has its neighbour's time and every 17th none: ties in date (and in
+    # score) are ordered by id, in one index as across shards.
+    j = i - 1 if i % 5 == 4 else i
+    when = datetime(1987, 1, 1, tzinfo=timezone.utc) + timedelta(hours=13 * j, minutes=j)
     return article(
         id=f"s{i:03d}",
         title=" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))).capitalize(),
         lead=" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 8))),
         body=f"LONDON, {when:%B} {when.day}. /Reuters/. {body}.",
-        date=when.isoformat(),
+        date=None if i % 17 == 0 else when.isoformat(),
         section=SECTIONS[i % len(SECTIONS)],
         topics=sorted({rng.choice(WORDS) for _ in range(rng.randint(0, 3))}),
         persons=sorted({rng.choice(PERSONS) for _ in range(rng.randint(0, 2))}),

@@ -47,22 +47,23 @@ class Values(FacetData):
         self._folded_cache = {}
 
 
-def _key(sort: str, shard: int, k: Key) -> tuple[Any, ...]:
-    score, ts, dated, doc = k
-    # As results.top (score, then newest, then document number) and Generation.newest/oldest;
-    # stories equal on every key but in two shards go by shard number.
+def _key(sort: str, k: Key) -> tuple[Any, ...]:
+    score, ts, dated, _doc, _id = k
+    # As results.top (score, then newest) and Generation.newest/oldest (undated last).
     if sort == "relevance":
-        return (-(score or 0.0), -ts, shard, -doc)
+        return (-(score or 0.0), -ts)
     if sort == "newest":
-        return (not dated, -ts, shard, -doc)
-    return (not dated, ts, shard, doc)
+        return (not dated, -ts)
+    return (not dated, ts)
 
 
 def order(parts: dict[int, Part], sort: str, need: int) -> list[Picked]:
-    """Return the first `need` results over every shard, in the one-index order."""
-    keyed = [(_key(sort, shard, k), shard, k) for shard, part in parts.items() for k in part.keys]
-    keyed.sort(key=lambda item: item[0])
-    return [(shard, k[3], k[0]) for _key_, shard, k in keyed[:need]]
+    """Return the first `need` results over every shard, in the one-index order: stories
+    equal on every key by id (descending but for "oldest"), as results.by_id orders them."""
+    keyed = [(shard, k) for shard, part in parts.items() for k in part.keys]
+    keyed.sort(key=lambda item: item[1][4], reverse=sort != "oldest")
+    keyed.sort(key=lambda item: _key(sort, item[1]))  # stable: ties stay in id order
+    return [(shard, k[3], k[0]) for shard, k in keyed[:need]]
 
 
 def facets(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any
 
 from searchapp.errors import NoIndexError, SearchAppError
 
 # A local cluster (no address given) stays small: searches are light, and the machine is shared.
 LOCAL_CPUS = min(2, os.cpu_count() or 1)
+PROBE_SECONDS = 3.0
 
 
 def _ray() -> Any:
@@ -27,6 +29,24 @@ def _ray() -> Any:
     return ray
 
 
+def _probe(address: str) -> None:
+    """Fail fast on an address nothing listens at (Ray itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise NoIndexError(
+            f"--ray-address {address!r} is not HOST:PORT: give the head node's address, "
+            "e.g. 10.0.0.5:6379 (what `ray start --head` prints), or auto"
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        raise NoIndexError(
+            f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}): start one "
+            "with `ray start --head` and give its address, or leave --ray-address out to "
+            "start a local one"
+        ) from None
+
+
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join the Ray cluster at address ("auto", "host:6379"), or start a local one."""
     ray = _ray()
@@ -34,6 +54,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address and address != "auto":
+        _probe(address)
     try:
         if address:
             ray.init(address=address, **quiet)

@@ -44,9 +44,9 @@ class GenerationMoved(SearchAppError):
     """A shard's live generation changed between two phases of one search."""
 
 
-# One sort key: (score or None, ts, has_date, docnum); the coordinator orders them as the
-# single index orders its documents (results.top, Generation.newest/oldest).
-Key = tuple[float | None, int, bool, int]
+# One sort key: (score or None, ts, has_date, docnum, id); the coordinator orders them as the
+# single index orders its documents (results.top and results.ordered: ties by id).
+Key = tuple[float | None, int, bool, int, str]
 
 
 @dataclass
@@ -165,8 +165,9 @@ class Shard:
         dates = {name: fd.count_dates(name, sel.final) for name in DATE_FACETS}
         months = fd.month[sel.final & fd.has_date]
         span = (int(months.min()), int(months.max())) if len(months) else None
+        stored = ev.searcher.stored_fields
         keys = [
-            (score, int(fd.ts[d]), bool(fd.has_date[d]), d)
+            (score, int(fd.ts[d]), bool(fd.has_date[d]), d, str(stored(d)["id"]))
             for d, score in results.ordered(ev, sel, need)
         ]
         total = int(sel.final.sum())
