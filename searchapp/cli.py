@@ -22,7 +22,6 @@ from searchapp.models import (
     DEFAULT_PER_PAGE,
     MAX_PER_PAGE,
     SORTS,
-    SearchPage,
     SearchRequest,
 )
 
@@ -210,51 +209,6 @@ def index(
 # -- search -------------------------------------------------------------------------------
 
 
-def _style(text: str, color: bool, **kwargs: Any) -> str:
-    return click.style(text, **kwargs) if color else text
-
-
-def _snippet_text(snippet: str, color: bool) -> str:
-    import html
-
-    # The service returns HTML; a terminal gets the marks as bold yellow, the rest unescaped.
-    parts = snippet.replace("</mark>", "<mark>").split("<mark>")
-    out = []
-    for i, part in enumerate(parts):
-        text = html.unescape(part)
-        out.append(_style(text, color, fg="yellow", bold=True) if i % 2 else text)
-    return "".join(out)
-
-
-def _print_text(page: SearchPage, color: bool) -> None:
-    if page.corrected_query:
-        click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
-    elif page.suggestion:
-        click.echo(f"Did you mean: {page.suggestion}?")
-    click.echo(
-        _style(
-            f"{page.total:,} results, page {page.page} of {page.pages} ({page.took_ms:.1f} ms)",
-            color,
-            dim=True,
-        )
-    )
-    for i, hit in enumerate(page.hits, (page.page - 1) * page.per_page + 1):
-        click.echo()
-        date = (hit.date or "undated")[:10]
-        click.echo(f"{i:>3}. " + _style(hit.title, color, bold=True))
-        meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
-        click.echo(_style(meta, color, fg="cyan") + _style(f"  [{hit.id}]", color, dim=True))
-        if hit.snippet:
-            click.echo("     " + _snippet_text(hit.snippet, color))
-    facet = page.facets.get("section")
-    if facet:
-        click.echo()
-        click.echo(
-            _style("Sections: ", color, dim=True)
-            + ", ".join(f"{v.value} ({v.count:,})" for v in facet)
-        )
-
-
 def _export(rows: Any, fmt: str) -> None:
     from searchapp.export import csv_lines, jsonl_lines
 
@@ -362,7 +316,9 @@ def search(
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        _print_text(result, use_color)
+        from searchapp.textout import print_page
+
+        print_page(result, use_color, facet_limit)
     if result.partial:
         click.echo(f"partial answer: {result.partial}", err=True)
 
@@ -373,6 +329,35 @@ main.add_command(search)
 def search_main() -> None:
     """Entry point of the `search` console script."""
     search(prog_name="search")
+
+
+@main.command()
+@click.argument("article_id", metavar="ID")
+@index_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text to read; json: every field (the export form).",
+)
+def show(article_id: str, index_dir: Path, fmt: str) -> None:
+    """Print one story in full: ID as `search` lists it (e.g. 000_fb76c108e539c208)."""
+    from searchapp.search import SearchService
+
+    try:
+        article = SearchService(index_dir).get_article(article_id.strip())
+    except SearchAppError as exc:
+        _fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from searchapp.textout import article_lines
+
+    for line in article_lines(article):
+        click.echo(line)
 
 
 # -- suggest, stats, serve ------------------------------------------------------------------
@@ -446,26 +431,26 @@ def check(index_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Do not log requests.")
 @click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
 @ray_option
 def serve(
-    index_dir: Path, host: str, port: int, threads: int, debug: bool, ray_address: str | None
+    index_dir: Path, host: str, port: int, threads: int, quiet: bool, debug: bool,
+    ray_address: str | None,
 ) -> None:
-    """Serve the search page and JSON API (waitress; Flask's server only with --debug)."""
+    """Serve the search page and JSON API (waitress; Flask's server only with --debug).
+
+    Logs one line per request to stderr in the Common Log Format (--quiet: none).
+    """
     from searchapp.config import Settings
-    from searchapp.web import create_app
+    from searchapp.web.server import run
 
+    settings = Settings(index_dir=index_dir, ray_address=ray_address)
     try:
-        app = create_app(Settings(index_dir=index_dir, ray_address=ray_address))
-    except SearchAppError as exc:
+        code = run(settings, host, port, threads, quiet=quiet, debug=debug)
+    except SearchAppError as exc:  # a sharded index whose Ray cluster cannot be reached
         _fail(exc)
-    click.echo(f"searchapp on http://{host}:{port}/ (index {index_dir})", err=True)
-    if debug:
-        app.run(host=host, port=port, debug=True)
-        return
-    import waitress
-
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+    sys.exit(code)
 
 
 if __name__ == "__main__":

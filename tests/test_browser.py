@@ -284,3 +284,186 @@ def test_narrow_screen_folds_the_filters(browser: Any, server: str) -> None:
     assert width <= 390, "the page scrolls sideways on a phone"
     context.close()
     assert problems.errors == []
+
+
+# -- issue 13: at a desktop size and a phone size ----------------------------------------------
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh page at a phone's size; the test fails if anything was logged as an error."""
+    context = browser.new_context(viewport=PHONE, has_touch=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    problems = Problems(tab)
+    tab.base = server
+    yield tab
+    context.close()
+    assert problems.errors == []
+
+
+def _centre(locator: Any) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box, "the element is not on screen"
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_drag_across_bars_selects_a_span(page: Any, tmp_path: Path) -> None:
+    page.goto(page.base + "/?q=report")
+    bars = page.locator("svg.histogram a.bar-link")
+    assert bars.count() >= 4
+    first, third = bars.nth(0), bars.nth(2)
+    start, end = first.get_attribute("data-from"), third.get_attribute("data-to")
+    x0, y0 = _centre(first.locator(".bar-hit"))
+    x1, y1 = _centre(third.locator(".bar-hit"))
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=12)
+    with page.expect_navigation():
+        page.mouse.up()
+    query = params(page.url)
+    assert query["from"] == [start] and query["to"] == [end] and query["q"] == ["report"]
+    chip = page.locator(".chip", has_text="Date:")
+    assert chip.count() == 1
+    # The date fields show the span; the histogram now covers it alone.
+    assert page.locator("#date-from").input_value().startswith(start or "?")
+    page.screenshot(path=str(tmp_path / "range.png"))
+
+
+def test_shift_click_two_bars_selects_a_span(page: Any) -> None:
+    page.goto(page.base + "/")
+    bars = page.locator("svg.histogram a.bar-link")
+    second, fourth = bars.nth(1), bars.nth(3)
+    start, end = second.get_attribute("data-from"), fourth.get_attribute("data-to")
+    second.click(modifiers=["Shift"])
+    assert page.url.rstrip("/") == page.base, "the first shift-click only marks an end"
+    assert "is-brushed" in (second.get_attribute("class") or "")
+    with page.expect_navigation():
+        fourth.click(modifiers=["Shift"])
+    assert params(page.url)["from"] == [start] and params(page.url)["to"] == [end]
+
+
+def test_typed_date_range(page: Any) -> None:
+    page.goto(page.base + "/?q=report")
+    page.locator("#date-from").fill("2016-03-01")
+    page.locator("#date-to").fill("2016-06-30")
+    with page.expect_navigation():
+        page.locator(".date-range button").click()
+    query = params(page.url)
+    assert query["from"] == ["2016-03-01"] and query["to"] == ["2016-06-30"]
+    assert "March – June 2016" in page.locator(".chips").inner_text()
+    dates = page.locator(".hit-meta time").all_inner_texts()
+    assert dates and all(d.endswith("2016") for d in dates)
+
+
+def test_focus_returns_to_the_ticked_box(page: Any) -> None:
+    page.goto(page.base + "/?q=report")
+    box = page.locator('input[name="section"][value="Metals"]')
+    box.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Space")
+    assert params(page.url)["section"] == ["Metals"]
+    assert page.evaluate("document.activeElement.name + '=' + document.activeElement.value") == (
+        "section=Metals"
+    )
+
+
+def test_shortcuts_can_be_turned_off(page: Any) -> None:
+    page.goto(page.base + "/?q=oil")
+    page.locator("body").press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.locator("#q").press("Escape")
+    toggle = page.locator("#keys-toggle")
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "false"
+    page.locator("body").press("/")
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.id") != "q"
+    assert page.evaluate("document.activeElement.closest('.hit-title') === null")
+    page.reload()
+    assert page.locator("#keys-toggle").get_attribute("aria-pressed") == "false"
+    assert not page.locator(".keys-hint").is_visible()
+
+
+def test_person_suggestion_keeps_the_query(page: Any) -> None:
+    page.goto(page.base + "/?q=oil")
+    box = page.locator("#q")
+    box.fill("")
+    box.press_sequentially("paul", delay=20)
+    page.locator("#suggestions li", has_text="Paul Volcker").wait_for(state="visible")
+    box.press("ArrowDown")
+    with page.expect_navigation():
+        box.press("Enter")
+    assert params(page.url)["q"] == ["oil"] and params(page.url)["person"] == ["Paul Volcker"]
+    assert box.input_value() == "oil"
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_article_keeps_the_search(browser: Any, server: str, size: dict[str, int]) -> None:
+    context = browser.new_context(viewport=size)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = Problems(page)
+    page.goto(server + "/?q=gold&per_page=3")
+    titles = page.locator(".hit-title a").all_inner_texts()
+    with page.expect_navigation():
+        page.locator(".hit-title a").nth(1).click()
+    assert page.locator("#q").input_value() == "gold"
+    marks = page.locator(".story mark").all_inner_texts()
+    assert marks and {m.lower() for m in marks} == {"gold"}
+    assert page.locator("h1.story-title").inner_text() == titles[1]
+    assert page.locator(".result-pos").inner_text().startswith("Result 2 of ")
+    with page.expect_navigation():
+        page.locator("a.result-next").click()
+    assert page.locator("h1.story-title").inner_text() == titles[2]
+    with page.expect_navigation():
+        page.locator("a.result-next").click()
+    # Result 4 is on the second page of three: "back" returns there.
+    with page.expect_navigation():
+        page.locator("a.back-link").click()
+    assert params(page.url) == {"q": ["gold"], "per_page": ["3"], "page": ["2"]}
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    context.close()
+    assert problems.errors == []
+
+
+def test_phone_filter_panel_stays_open_until_show(phone: Any, server: str) -> None:
+    phone.goto(server + "/?q=report")
+    panel = phone.locator("#filters")
+    assert panel.evaluate("el => el.open") is False
+    phone.locator("#filters > summary").click()
+    url = phone.url
+    phone.locator('input[name="section"][value="Energy"]').check()
+    phone.locator('input[name="section"][value="Metals"]').check()
+    button = phone.locator("[data-show-results]")
+    expected = json.loads(
+        urllib.request.urlopen(
+            server + "/api/search?q=report&section=Energy&section=Metals&per_page=1", timeout=10
+        ).read()
+    )["total"]
+    phone.wait_for_function(
+        "n => document.querySelector('[data-show-results]').textContent === "
+        "'Show ' + n + ' stories'",
+        arg=expected,
+    )
+    assert phone.url == url and panel.evaluate("el => el.open") is True
+    assert button.is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    with phone.expect_navigation():
+        button.click()
+    assert sorted(params(phone.url)["section"]) == ["Energy", "Metals"]
+    assert int(phone.locator(".summary strong").inner_text()) == expected
+    # The placeholder fits; the footer does not advertise keys a phone has not got.
+    assert not phone.locator(".keys-hint").is_visible()
+    placeholder_fits = """el => {
+        const style = getComputedStyle(el);
+        const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = style.font;
+        const pad = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+        const room = el.clientWidth - pad;
+        return ctx.measureText(el.placeholder).width <= room;
+    }"""
+    assert phone.locator("#q").evaluate(placeholder_fits)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -193,3 +196,112 @@ def test_version_is_the_package_version() -> None:
     import searchapp
 
     assert searchapp.__version__ == version("searchapp")
+
+
+# -- issue 13: facets in text, `show ID`; issue 9: "1 result", serve's port and log ----------
+
+
+def test_text_output_shows_every_facet_within_the_limit(sample_index: Path) -> None:
+    result = run("trade", "--index", str(sample_index), "--facet-limit", "1")
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line[:1].isupper()}
+    for label in ("Section", "Topics", "People", "Place", "Months"):
+        assert label in lines, result.output
+    # One value each (the limit), and a mark that more exist where they do.
+    assert lines["Topics"].count(" · ") == 0 and lines["Topics"].endswith("…")
+    assert "James Baker 2" in lines["People"]
+    months = run("trade", "--index", str(sample_index), "--facet-limit", "0").output
+    assert "1987-03 1 · 1987-04 2" in months
+
+
+def test_one_result_is_singular_and_ids_are_shown(sample_index: Path) -> None:
+    result = run("gold", "--index", str(sample_index))
+    assert result.output.startswith("1 result, page 1 of 1")
+    assert "id gold1" in result.output
+
+
+def test_show_prints_one_story_in_full(sample_index: Path) -> None:
+    result = CliRunner().invoke(main, ["show", "oil1", "--index", str(sample_index)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Oil prices steady, OPEC meets"
+    assert lines[1] == "Energy · London · April 1, 1987, 08:00 UTC"
+    assert "id oil1" in lines
+    assert "<Donohue Inc> said it would buy crude." in result.output
+    assert "Persons: James Baker" in result.output and "Topics: crude" in result.output
+    as_json = CliRunner().invoke(
+        main, ["show", "oil1", "--index", str(sample_index), "--format", "json"]
+    )
+    assert json.loads(as_json.output)["body"].startswith("LONDON, April 1.")
+
+
+def test_show_unknown_id_is_a_sentence(sample_index: Path) -> None:
+    result = CliRunner().invoke(main, ["show", "no-such", "--index", str(sample_index)])
+    assert result.exit_code == 1
+    assert "no-such" in result.output and "Traceback" not in result.output
+
+
+SERVE = (sys.executable, "-m", "searchapp.cli", "serve")
+
+
+def _serve(index: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*SERVE, "--index", str(index), "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_serve_on_a_port_in_use_is_one_sentence(sample_index: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _serve(sample_index, port)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert out == ""
+    assert err.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use by another program: "
+        f"stop it, or pick another port with --port {port + 1}"
+    ]
+
+
+def test_serve_start_line_and_request_log(sample_index: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = _serve(sample_index, port)
+    try:
+        assert proc.stderr is not None
+        start = proc.stderr.readline()
+        assert start.startswith(f"serving {sample_index}/ (5 stories) on http://127.0.0.1:{port}/")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=gold&x=%22", timeout=30).read()
+        log_line = proc.stderr.readline().rstrip("\n")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # Common Log Format: host ident user [time] "request" status bytes
+    pattern = (
+        r'127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+        r'"GET /\?q=gold&x=%22 HTTP/1\.1" 200 (\d+)'
+    )
+    m = re.fullmatch(pattern, log_line)
+    assert m, log_line
+    assert int(m.group(1)) == len(body)
+
+
+def test_serve_quiet_logs_no_requests(sample_index: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = _serve(sample_index, port, "--quiet")
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("serving ")
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=gold", timeout=30).read()
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    assert "GET /api/search" not in err

@@ -10,18 +10,20 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from markupsafe import escape
 
 from searchapp.config import Settings
-from searchapp.models import EXPORT_FIELDS, SearchRequest
+from searchapp.models import EXPORT_FIELDS, FacetValue, SearchRequest
 from searchapp.search import SearchService
 from searchapp.web import create_app
+from searchapp.web.histogram import histogram as layout
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = "000_fb76c108e539c208"
@@ -209,7 +211,7 @@ def test_landing_page_is_the_archive_newest_first(client: Any, service: SearchSe
     assert response.status_code == 200
     text = html(response)
     newest = service.search(SearchRequest()).hits
-    positions = [text.index(f'/article/{h.id}"') for h in newest[:3] if "<" not in h.id]
+    positions = [text.index(f'/article/{h.id}?n=') for h in newest[:3] if "<" not in h.id]
     assert positions == sorted(positions)
     assert 'name="q"' in text and "autofocus" in text
     assert 'role="combobox"' in text and "/api/suggest" in text
@@ -279,33 +281,49 @@ def test_selected_value_outside_top_list_stays_checked(client: Any) -> None:
 def test_form_works_without_javascript(client: Any) -> None:
     text = html(client.get("/?q=coffee&section=Economy&from=2017&to=2017"))
     assert re.search(r'<form class="searchbox" id="search-form" action="/" method="get"', text)
-    assert '<input type="hidden" name="from" value="2017">' in text
+    # The sidebar's native date fields carry the range (a whole year reads as its days).
+    for name, value in (("from", "2017-01-01"), ("to", "2017-12-31")):
+        field = rf'type="date" id="date-{name}" name="{name}" value="{value}"\s+form="search-form"'
+        assert re.search(field, text)
+    assert 'name="from" value="2017"' not in text, "the range is sent once, by the date fields"
     assert "Apply filters" in text  # the no-JS submit
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), "inline script"
     assert " style=" not in text, "inline style breaks the CSP"
     assert " on" + "click=" not in text
 
 
-def test_histogram_drills_down_year_month_day(client: Any) -> None:
+def test_histogram_drills_down_month_day(client: Any) -> None:
+    # Two years of stories read best as months (the interval fits the span), with axes.
     text = html(client.get("/"))
-    assert '<svg class="histogram"' in text
+    assert '<svg class="histogram"' in text and 'data-level="month"' in text
     bars = [h for h in links(text) if "from=" in h and "to=" in h]
-    years = [query_of(h)["from"][0] for h in bars]
-    assert "2016" in years and "2017" in years
-    assert "<title>2017:" in text
+    months = [query_of(h)["from"][0] for h in bars]
+    assert "2016-01" in months and "2017-12" in months
+    assert all(query_of(h)["from"] == query_of(h)["to"] for h in bars)
+    assert "<title>December 2017:" in text
+    assert re.search(r'<text class="axis-label axis-x"[^>]*>Jan 2016</text>', text)
+    assert re.search(r'<text class="axis-label axis-y"[^>]*>0</text>', text)
     assert "Counts as a table" in text
-    year_url = next(h for h in bars if query_of(h)["from"] == ["2017"])
-    text = html(client.get(year_url))
-    month_bars = [h for h in links(text) if query_of(h).get("from", [""])[0].startswith("2017-")]
-    assert month_bars, "a year narrows to months"
-    assert 'aria-label="Date drill-down"' in text
-    month_url = next(h for h in month_bars if "-" in query_of(h)["from"][0])
+    month_url = next(h for h in bars if query_of(h)["from"] == ["2017-06"])
     text = html(client.get(month_url))
-    assert client.get(month_url).status_code == 200
+    assert 'aria-label="Date drill-down"' in text and 'data-level="day"' in text
     day_bars = [
         h for h in links(text) if re.fullmatch(r"\d{4}-\d\d-\d\d", query_of(h).get("from", [""])[0])
     ]
     assert day_bars, "a month narrows to days"
+    assert "<title>June 15, 2017: 1 story</title>" in text
+
+
+def test_histogram_years_when_the_span_is_long(client: Any) -> None:
+    # The reference story (2017) beside 1987-style spans: more than three years -> years.
+    text = html(client.get("/?from=2014&to=2017"))
+    assert 'data-level="month"' in text  # 2016-2017 only: still months
+    data = {"year": [FacetValue("1987", 3000), FacetValue("2017", 1)]}
+    chart = layout(data, lambda f, t: f"/?from={f}&to={t}")
+    assert chart is not None and chart.level == "year"
+    assert [b.key for b in chart.bars][:2] == ["1987", "1988"] and len(chart.bars) == 31
+    small = chart.bars[-1]
+    assert small.count == 1 and small.height >= 3, "one story beside 3,000 stays visible"
 
 
 def test_pagination_links(client: Any, service: SearchService) -> None:
@@ -347,6 +365,126 @@ def test_export_links_carry_the_search(client: Any) -> None:
     csv_url = next(h for h in links(text) if h.startswith("/api/export.csv"))
     assert query_of(csv_url) == {"q": ["coffee"], "section": ["Economy"]}
     assert any(h.startswith("/api/export.jsonl") for h in links(text))
+
+
+# -- issue 13: dates, facets, small things -------------------------------------------------
+
+
+def test_date_range_fields_and_chip(client: Any, service: SearchService) -> None:
+    text = html(client.get("/?from=2016-03-01&to=2016-05-31"))
+    assert 'value="2016-03-01"' in text and 'value="2016-05-31"' in text
+    assert re.search(r'<span class="chip-label">Date:</span> March – May 2016', text)
+    total = service.search(SearchRequest(date_from="2016-03-01", date_to="2016-05-31")).total
+    assert f"<strong>{total}</strong>" in text
+    # Every bar says which period it selects, for the drag and shift-click span selection.
+    assert re.search(r'class="bar-link" data-from="2016-0\d" data-to="2016-0\d"', text)
+
+
+def test_ticked_value_outside_the_top_shows_its_count(client: Any, service: SearchService) -> None:
+    everyone = service.search(SearchRequest(facet_limit=0)).facets["persons"]
+    last = [v for v in everyone if v.value in PEOPLE][-1]
+    assert last != everyone[0]
+    text = html(client.get(f"/?facet_limit=1&person={last.value.replace(' ', '+')}"))
+    label = re.search(
+        rf'value="{re.escape(last.value)}"\s+form="search-form" data-autosubmit checked>\s*'
+        r'<label[^>]*><span class="facet-label">[^<]*</span>\s*<span class="count">([^<]*)</span>',
+        text,
+    )
+    assert label and label.group(1) == str(last.count), "not a dash: its own count"
+
+
+def test_more_opens_one_facet_with_a_filter_box(client: Any, service: SearchService) -> None:
+    text = html(client.get("/?facet_limit=1"))
+    more = [h for h in links(text) if "more=" in h]
+    assert {query_of(h)["more"][0] for h in more} == {"section", "topic", "person", "place"}
+    assert "More places…" in text and "More people…" in text and "More place…" not in text
+    text = html(client.get("/?facet_limit=1&more=person"))
+    assert 'id="find-person"' in text and 'id="find-topic"' not in text
+    people = re.search(r'id="values-person">(.*?)</ul>', text, re.S)
+    topics = re.search(r'id="values-topic">(.*?)</ul>', text, re.S)
+    assert people and topics
+    persons = service.search(SearchRequest(facet_limit=0)).facets["persons"]
+    assert people.group(1).count("<li") == len(persons) > 1
+    assert topics.group(1).count("<li") == 1
+    assert "Fewer people" in text
+    # Ticking a box in the opened list keeps it open.
+    assert '<input type="hidden" name="more" value="person" form="search-form">' in text
+
+
+def test_no_results_page_has_no_empty_filters_or_sort(client: Any) -> None:
+    text = html(client.get("/?q=nosuchwordanywhere"))
+    assert "Nothing matches" in text
+    assert "<summary>Filters" not in text and 'id="sort"' not in text
+
+
+def test_search_page_has_a_heading_and_clear_all_beside_the_chips(client: Any) -> None:
+    text = html(client.get("/?q=coffee&section=Economy&place=London"))
+    assert re.search(r"<h1[^>]*>Search results for coffee</h1>", text)
+    chips = re.search(r'<ul class="chips".*?</ul>', text, re.S)
+    assert chips and "Clear all" in chips.group(0)
+    clear = next(h for h in links(chips.group(0)) if "section" not in h and "place" not in h)
+    assert query_of(clear) == {"q": ["coffee"]}
+
+
+def test_shortcuts_can_be_switched_off_and_focus_is_visible(client: Any) -> None:
+    text = html(client.get("/"))
+    assert 'id="keys-toggle" aria-pressed="true"' in text
+    css = html(client.get("/static/app.css"))
+    focus = re.search(r"--focus: #([0-9a-f]{6});", css)
+    paper = re.search(r"--paper: #([0-9a-f]{6});", css)
+    assert focus and paper
+    assert contrast(focus.group(1), paper.group(1)) >= 3.0, "WCAG 1.4.11: 3:1 for the ring"
+
+
+def contrast(a: str, b: str) -> float:
+    """Return the WCAG contrast ratio of two hex colours."""
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+# -- the article page keeps the search ------------------------------------------------------
+
+
+def test_article_from_results_keeps_the_search(client: Any, service: SearchService) -> None:
+    req = SearchRequest(q="coffee", per_page=3, sort="newest")
+    results = html(client.get("/?q=coffee&per_page=3&sort=newest&page=2"))
+    page = service.search(replace(req, page=2))
+    second = page.hits[1]
+    url = next(h for h in links(results) if query_of(h).get("n") == ["5"])
+    assert unquote(urlsplit(url).path) == f"/article/{second.id}"
+    assert query_of(url)["q"] == ["coffee"]
+    text = html(client.get(url))
+    assert 'value="coffee"' in text, "the box keeps the query"
+    assert "<mark>" in text and "oil" not in re.findall(r"<mark>([^<]*)</mark>", text)
+    back = next(h for h in links(text) if "Back to results" in text and h.startswith("/?"))
+    assert query_of(back) == {"q": ["coffee"], "sort": ["newest"], "per_page": ["3"], "page": ["2"]}
+    prev = service.search(replace(req, page=4, per_page=1)).hits[0]
+    nxt = service.search(replace(req, page=6, per_page=1)).hits[0]
+    steps = {
+        query_of(h)["n"][0]: unquote(urlsplit(h).path) for h in links(text) if "n" in query_of(h)
+    }
+    assert steps == {"4": f"/article/{prev.id}", "6": f"/article/{nxt.id}"}
+    assert f"Result 5 of {page.total}" in text
+
+
+def test_article_without_a_search_has_no_result_links(client: Any) -> None:
+    text = html(client.get("/article/story01"))
+    assert "Back to results" not in text and "<mark>" not in text
+    # A hand-edited search that no longer parses loses the links, never the story.
+    broken = client.get("/article/story01?q=%22unclosed&n=2&per_page=x")
+    assert broken.status_code == 200 and "Back to results" not in html(broken)
+
+
+def test_marked_words_on_the_article_page_are_escaped(client: Any) -> None:
+    text = html(client.get(f"/article/evil1?q={SCRIPT}+coffee&n=1"))
+    assert_inert(text)
+    assert "<mark>Coffee</mark>" in text or "<mark>coffee</mark>" in text
 
 
 # -- the article page -----------------------------------------------------------------------
@@ -754,3 +892,12 @@ def test_only_the_web_package_imports_flask() -> None:
         "assert 'flask' not in sys.modules, 'flask imported by the core'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_filter_typed_in_lower_case_ticks_the_index_spelling(client: Any) -> None:
+    text = html(client.get("/?section=energy"))
+    # One ticked box, spelt as the index holds it, and no stray "energy" box with no count.
+    assert re.search(
+        r'name="section" value="Energy"\s+form="search-form" data-autosubmit checked', text
+    )
+    assert 'value="energy"' not in text

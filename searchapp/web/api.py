@@ -11,9 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
+from searchapp.facetspec import TERM_FACETS
 from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, Article
-from searchapp.web import html_safe_json, service, settings
-from searchapp.web.helpers import parse_request
+from searchapp.web.context import service, settings
+from searchapp.web.params import parse_request
+from searchapp.web.safejson import html_safe_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -104,10 +106,10 @@ def _search_params(paged: bool = True) -> list[dict[str, Any]]:
             {"type": "string", "enum": list(SORTS), "default": "relevance"},
             "Order; relevance without a query means newest.",
         ),
-        _param("section", many, "Only these sections (repeat for several).", explode=True),
-        _param("topic", many, "Only these topics (repeatable).", explode=True),
-        _param("person", many, "Only stories naming these persons (repeatable).", explode=True),
-        _param("place", many, "Only these dateline places (repeatable).", explode=True),
+        *(
+            _param(f.param, many, f"Only stories with these {f.plural} (repeat it).", explode=True)
+            for f in TERM_FACETS
+        ),
         _param("from", date, "From this date on (UTC, inclusive): YYYY, YYYY-MM or YYYY-MM-DD."),
         _param("to", date, "Up to this date (UTC, inclusive of the whole period)."),
         _param("like", text, "Stories like this article id (q is then ignored)."),
