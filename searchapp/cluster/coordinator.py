@@ -23,7 +23,7 @@ from typing import Any
 from searchapp.cluster import merge, raycore
 from searchapp.cluster.layout import read_layout, shard_of
 from searchapp.cluster.shard import Dfs, GenerationMoved, Part, Shard
-from searchapp.errors import NoIndexError, QueryError
+from searchapp.errors import NoIndexError, QueryError, SearchAppError
 from searchapp.evaluator import TIME_LIMIT
 from searchapp.models import Article, SearchPage, SearchRequest
 from searchapp.search import check_request
@@ -104,6 +104,7 @@ class ClusterService:
         refs = {k: getattr(self.actors[k], method).remote(*a) for k, a in args.items()}
         answers: dict[int, Any] = {}
         down: dict[int, str] = {}
+        refused: SearchAppError | None = None
         for k, ref in refs.items():
             for attempt in range(2):
                 try:
@@ -117,6 +118,13 @@ class ClusterService:
                 except NoIndexError as exc:
                     down[k] = f"{self.dirs[k].name}: {exc}"
                     break
+                except SearchAppError as exc:
+                    # A bad query: every shard says so. Wait for all of them all the same, so
+                    # no answer is left unread (Ray would log it as an unhandled error).
+                    refused = refused or exc
+                    break
+        if refused is not None:
+            raise refused
         return answers, down
 
     def _all(self, method: str, *args: Any) -> tuple[dict[int, Any], dict[int, str]]:

@@ -14,8 +14,13 @@ from typing import Any
 from searchapp.errors import NoIndexError, SearchAppError
 
 # A local cluster (no address given) stays small: searches are light, and the machine is shared.
+# $SEARCHAPP_RAY_CPUS sets its size (one shard builds per CPU at a time).
 LOCAL_CPUS = min(2, os.cpu_count() or 1)
 PROBE_SECONDS = 3.0
+
+
+class ShardFailed(NoIndexError):
+    """A remote call failed with an error that is not one of ours."""
 
 
 def _ray() -> Any:
@@ -47,6 +52,15 @@ def _probe(address: str) -> None:
         ) from None
 
 
+def _local_cpus() -> int:
+    text = os.environ.get("SEARCHAPP_RAY_CPUS", "").strip()
+    if not text:
+        return LOCAL_CPUS
+    if not text.isdigit() or int(text) < 1:
+        raise SearchAppError(f"SEARCHAPP_RAY_CPUS={text!r} is not a CPU count: use 1, 2, ...")
+    return int(text)
+
+
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join the Ray cluster at address ("auto", "host:6379"), or start a local one."""
     ray = _ray()
@@ -60,7 +74,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=num_cpus or LOCAL_CPUS, include_dashboard=False, **quiet)
+            ray.init(num_cpus=num_cpus or _local_cpus(), include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         raise NoIndexError(
             f"cannot reach the Ray cluster at {address!r} ({exc}): start one with "
@@ -107,7 +121,8 @@ def get(ref: Any, what: str, timeout: float | None = None) -> Any:
         cause = unwrap(exc)
         if isinstance(cause, SearchAppError):
             raise cause from None
-        raise SearchAppError(f"{what} failed: {cause}") from exc
+        # Not one of ours (odd damage, a bug): that shard cannot answer; the others may.
+        raise ShardFailed(f"{what} failed ({type(cause).__name__}: {cause})") from None
 
 
 def failures() -> tuple[type[BaseException], ...]:
