@@ -13,7 +13,7 @@ bench/run.py), it measures:
   difference is the coordinator's overhead (three scatter-gathers through Ray, the merges);
 * that every request of the mix gives the same page JSON both ways.
 
-Results go to OUT (default bench/results/cluster.json) and are printed as a table.
+Results go to OUT (default bench/results/cluster-sSCALE.json) and are printed as a table.
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--work", type=Path, default=Path("/tmp/searchapp-bench"))
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "cluster.json")
+    ap.add_argument("--out", type=Path, default=None, help="default bench/results/cluster-sN.json")
     args = ap.parse_args()
+    args.out = args.out or ROOT / "bench" / "results" / f"cluster-s{args.scale}.json"
 
     work = args.work / f"s{args.scale}"
     work.mkdir(parents=True, exist_ok=True)

@@ -344,10 +344,8 @@ def search_main() -> None:
 )
 def show(article_id: str, index_dir: Path, fmt: str) -> None:
     """Print one story in full: ID as `search` lists it (e.g. 000_fb76c108e539c208)."""
-    from searchapp.search import SearchService
-
     try:
-        article = SearchService(index_dir).get_article(article_id.strip())
+        article = _service(index_dir).get_article(article_id.strip())
     except SearchAppError as exc:
         _fail(exc)
         return

@@ -232,6 +232,8 @@ def test_views_over_matches_sum_to_one_index(small: dict[str, Path], cluster: An
     for part in cluster.map_matches(req, _count_places):
         total.update(part)
     assert dict(total) == _count_places(one.matches(req))
+    with pytest.raises(QueryError, match="not available on a sharded index"):
+        cluster.matches(req)
 
 
 def test_merges_are_the_single_index_rules() -> None:
@@ -400,6 +402,8 @@ def test_cli_and_web_serve_a_sharded_index(small: dict[str, Path], cluster: Any)
     assert out.exit_code == 2 and "Traceback" not in out.output
     out = runner.invoke(main, ["stats", "--index", str(small["three"])])
     assert out.exit_code == 0 and f"stories    {120 + len(SAMPLE):,} " in out.output
+    out = runner.invoke(main, ["show", "coffee2", "--index", str(small["three"])])
+    assert out.exit_code == 0 and "Colombia coffee exports fall" in out.output
     client = create_app(Settings(index_dir=small["three"])).test_client()
     body = client.get("/api/search?q=oil&section=energy").get_json()
     assert body["total"] == SearchService(small["one"], time_limit=LIMIT).search(

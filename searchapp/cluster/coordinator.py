@@ -323,6 +323,14 @@ class ClusterService:
         data["partial"] = self._partial(down)
         return data
 
+    def matches(self, req: SearchRequest) -> Any:
+        """One mask over every story does not exist here: views run per shard (map_matches)."""
+        raise QueryError(
+            "this view needs the whole result set in one place, which a sharded index does not "
+            "have: it is not available on a sharded index yet (views can sum per-shard answers "
+            "with ClusterService.map_matches)"
+        )
+
     def map_matches(self, req: SearchRequest, fn: Callable[[Any], Any]) -> list[Any]:
         """Run fn(Matches) on every shard's result set (scored with global statistics) and
         return the answers, one per shard, for the caller to sum (trends, co-occurrence)."""
