@@ -36,6 +36,7 @@ RESTART_WAIT = 30.0
 # A dead actor is re-created at most this often (a shard whose files are gone fails fast).
 RECREATE_EVERY = 5.0
 EXPORT_BATCH = 500
+ACTOR_THREADS = 8
 
 
 class ShardsDown(NoIndexError):
@@ -55,7 +56,11 @@ class ClusterService:
         raycore.connect(ray_address)
         # num_cpus=0: an actor waits for requests, it does not hold a CPU; Ray restarts it
         # whenever it dies (max_restarts=-1), and this class retries the call (not Ray).
-        self._actor_class = raycore.remote_class(Shard, num_cpus=0, max_restarts=-1)
+        # Several requests at a time per actor (a SearchService is thread-safe), or one slow
+        # search would queue every other request behind it.
+        self._actor_class = raycore.remote_class(
+            Shard, num_cpus=0, max_restarts=-1, max_concurrency=ACTOR_THREADS
+        )
         self._lock = threading.Lock()
         self._dead_at: dict[int, float] = {}
         self.actors = [self._start(k) for k in range(len(self.dirs))]
@@ -75,11 +80,8 @@ class ClusterService:
                 raycore.get(self.actors[k].ping.remote(), f"shard {k}", timeout=self.timeout)
                 return True
             except ray_failures as exc:
-                if type(exc).__name__ in ("ActorDiedError", "RayActorError") and not getattr(
-                    exc, "preempted", False
-                ):
-                    # Dead and not coming back (no_restart, or out of restarts).
-                    return self._recreate(k)
+                if raycore.is_dead(exc):
+                    return self._recreate(k)  # killed for good, or out of restarts
                 time.sleep(0.1)
         return False
 

@@ -66,7 +66,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
-    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    # Ray's start-up notes (e.g. "token authentication is enabled") would mix with a CLI's
+    # output; its errors still show.
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address and address != "auto":
         _probe(address)
@@ -123,6 +125,11 @@ def get(ref: Any, what: str, timeout: float | None = None) -> Any:
             raise cause from None
         # Not one of ours (odd damage, a bug): that shard cannot answer; the others may.
         raise ShardFailed(f"{what} failed ({type(cause).__name__}: {cause})") from None
+
+
+def is_dead(exc: BaseException) -> bool:
+    """Return whether an actor error means it will not come back (killed for good)."""
+    return isinstance(exc, _ray().exceptions.ActorDiedError)
 
 
 def failures() -> tuple[type[BaseException], ...]:
