@@ -451,5 +451,13 @@ def serve(
     sys.exit(code)
 
 
+# -- research views: trends, compare, related, significant (cli_research.py) ------------------
+
+from searchapp.cli_research import RESEARCH_COMMANDS  # noqa: E402 (needs main defined above)
+
+for _command in RESEARCH_COMMANDS:
+    main.add_command(_command)
+
+
 if __name__ == "__main__":
     main()

@@ -467,3 +467,40 @@ def test_phone_filter_panel_stays_open_until_show(phone: Any, server: str) -> No
         return ctx.measureText(el.placeholder).width <= room;
     }"""
     assert phone.locator("#q").evaluate(placeholder_fits)
+
+
+# -- in Chromium: charts render, no console or CSP errors ------------------------------------
+
+
+def test_research_pages_in_chromium(server: str, browser: Any) -> None:
+    """Trends, compare and person pages (issue 14): charts drawn, tables, no CSP errors."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for path, charts in (
+        ("/trends?q=coffee&by=persons", 2),
+        ("/compare?q=coffee&q=oil", 2),
+        ("/person/james%20baker", 1),
+    ):
+        page.goto(server + path)
+        assert page.locator("svg.chart").count() == charts, path
+        box = page.locator("svg.chart").first.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100, path
+        assert page.locator(".legend li").count() >= 1, path
+        assert page.locator("table.research-table tbody tr").count() >= 2, path
+    page.goto(server + "/trends?q=coffee")
+    page.select_option("select[name=interval]", "year")
+    page.click("form.research-form button[type=submit]")
+    page.wait_for_url("**interval=year**")
+    assert page.locator("table.research-table tbody tr").count() == 2  # 2016, 2017
+    page.close()
+    phone = browser.new_context(viewport={"width": 375, "height": 740})
+    small = phone.new_page()
+    small.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    for path in ("/trends?q=coffee&by=persons", "/compare?q=coffee&q=oil", "/person/James%20Baker"):
+        small.goto(server + path)
+        width = small.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
+    phone.close()
+    assert errors == []

@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Return the Flask app serving one index (one SearchService shared by every request)."""
     from searchapp.web import handlers, templating
     from searchapp.web.api import bp as api_bp
+    from searchapp.web.research import bp as research_bp
     from searchapp.web.views import bp as views_bp
 
     settings = settings or Settings()
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(research_bp)
     templating.register(app)
     handlers.register(app)
     return app

@@ -356,4 +356,8 @@ def openapi_spec() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """Return the OpenAPI 3 description of the API."""
-    return jsonify(openapi_spec())
+    from searchapp.web.research_openapi import openapi_paths  # the research endpoints
+
+    spec = openapi_spec()
+    spec["paths"].update(openapi_paths(_search_params(paged=False)))
+    return jsonify(spec)

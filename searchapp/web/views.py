@@ -42,7 +42,8 @@ def index() -> Any:
     every = bool(req.filters()) or opened is not None
     page = service().search(replace(req, facet_limit=0) if every else req)
     # The service matched `section=energy` to the index's own "Energy": tick and chip that.
-    req = req.with_filters(page.request.filters()) if page.request else req
+    if page.request is not None:
+        req = req.with_filters(page.request.filters())
     like_article = None
     if req.like:
         like_article = service().get_article(req.like)
