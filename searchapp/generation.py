@@ -63,6 +63,7 @@ def article_from_stored(stored: dict[str, Any]) -> Article:
         place=data.get("place", ""),
         photo_credit=data.get("photo_credit", ""),
         source=stored.get("source", ""),
+        title_made=bool(data.get("title_made")),
     )
 
 

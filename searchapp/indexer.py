@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,13 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
 from searchapp import formats, store
+from searchapp.children import GuardedMpWriter
 from searchapp.errors import SearchAppError
+from searchapp.manifest import FileStat, Manifest, Scanned, changed_files, plan_update
 from searchapp.models import Article, ParseProblem, RawArticle, Report
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
 from searchapp.tags import TagSplitter
+from searchapp.validation import validate
 
 Progress = Callable[[str, int, int], None]
 
@@ -38,55 +40,10 @@ LARGE_BUILD = 50_000
 # Posting blocks uncompressed: zlib took 13% of indexing time (measured on Reuters) for an index
 # about a third smaller; disk is cheaper than the archive's indexing window.
 CODEC = W3Codec(compression=0)
-# Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
-MAX_WORD = 255
-MAX_FIELD_CHARS = 5_000_000
-MAX_ID_CHARS = 200
-_LONG_WORD = re.compile(rf"\w{{{MAX_WORD + 1},}}")
-_BAD_ID = re.compile(r"[\x00-\x1f\x7f/\\]")
-# A story dated more than this far ahead of the clock is a typo, not news.
-FUTURE_SLACK = timedelta(days=2)
 
 
 def _noop(stage: str, done: int, total: int) -> None:
     pass
-
-
-def validate(article: Article, now: datetime | None = None) -> str | None:
-    """Return why an article cannot be indexed, or None when it is fit.
-
-    Whoosh 2.7.5 corrupts the NEXT document (and, before a commit, the previous one's stored
-    fields) when it rejects a document halfway through add_document (whoosh-facts.md), so every
-    check that Whoosh could fail must happen here, before the writer sees the article.
-    """
-    if not article.id or len(article.id) > MAX_ID_CHARS or _BAD_ID.search(article.id):
-        return f"invalid id {article.id[:60]!r}: use 1-{MAX_ID_CHARS} printable characters"
-    if not article.title.strip():
-        return "no title: the second line of the file must be the story's title"
-    texts = [article.title, article.lead, article.body, article.section, article.place]
-    texts += list(article.topics) + list(article.persons) + [article.photo_credit]
-    for text in texts:
-        if not isinstance(text, str):
-            return f"field value {text!r} is not text"
-        if len(text) > MAX_FIELD_CHARS:
-            return f"a field holds {len(text):,} characters (at most {MAX_FIELD_CHARS:,})"
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "text holds characters that are not valid Unicode; re-save the file as UTF-8"
-        if "\x00" in text:
-            return "text holds NUL bytes: is it a binary file?"
-        long_word = _LONG_WORD.search(text)
-        if long_word:
-            return (
-                f"holds a {len(long_word.group()):,}-character word (at most {MAX_WORD}): "
-                "an encoded blob, not text"
-            )
-    if article.date is not None:
-        now = now or datetime.now(timezone.utc)
-        if article.date.astimezone(timezone.utc) > now + FUTURE_SLACK:
-            return f"dated {article.iso_date}, in the future: check the header date"
-    return None
 
 
 class _Clock:
@@ -103,17 +60,19 @@ class _Clock:
 
 
 @dataclass
-class _Stat:
-    mtime_ns: int
-    size: int
+class IndexReport(Report):
+    """What an indexing run did, with what the summary line needs besides."""
+
+    files: int = 0  # corpus files the index now knows
+    titles_made: int = 0  # stories written with a title made from their lead or body
 
 
-def _stat(path: str | Path) -> _Stat | None:
+def _stat(path: str | Path) -> FileStat | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return _Stat(st.st_mtime_ns, st.st_size)
+    return FileStat(st.st_mtime_ns, st.st_size)
 
 
 def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
@@ -177,7 +136,7 @@ class Indexer:
         # A shard of a cluster indexes only the story ids it owns (searchapp/cluster/layout.py).
         self.keep = keep
 
-    def run(self, rebuild: bool = False, optimize: bool = False) -> Report:
+    def run(self, rebuild: bool = False, optimize: bool = False) -> IndexReport:
         """Bring the index up to date with the corpus (or rebuild it from scratch).
 
         optimize merges the new generation into one segment: slower to write, a little faster
@@ -185,15 +144,17 @@ class Indexer:
         """
         self.optimize = optimize
         started = time.monotonic()
+        # The lock also stops the leftovers of an indexer killed alone (store._reap_orphans).
         with store.writer_lock(self.index_dir, wait=self.lock_wait):
             gen = store.current_generation(self.index_dir)
             # Leftovers of a run that was killed: half-written generations, temporaries.
             store.remove_stale(
                 self.index_dir, keep=gen, previous=store.previous_generation(self.index_dir, gen)
             )
+            manifest = Manifest()
             if gen is not None and not rebuild:
-                manifest = store.read_manifest(gen)
-                if manifest.get("schema") != SCHEMA_VERSION:
+                manifest = Manifest.from_json(store.read_manifest(gen))
+                if manifest.schema != SCHEMA_VERSION:
                     rebuild = True  # an index from an older schema cannot be patched
             try:
                 if gen is None or rebuild:
@@ -228,7 +189,9 @@ class Indexer:
         for raw in raws:
             by_file.setdefault(raw.article.source, []).append(raw)
         wanted = {str(x) for x in paths}
-        failed = {p.path for p in problems if p.path in wanted}
+        # Failed whole: a problem names the file itself and it gave no story (a duplicate id
+        # inside a .jsonl also names the file, but its other lines were read).
+        failed = {p.path for p in problems if p.path in wanted and p.path not in by_file}
         return by_file, problems, failed
 
     def _prepare(
@@ -251,31 +214,75 @@ class Indexer:
             fit.append(article)
         return fit
 
-    # -- full build ------------------------------------------------------------------------
+    def _scan(
+        self, manifest: Manifest, report: Report, vocab: dict[str, Any], read_all: bool
+    ) -> tuple[dict[str, FileStat | None], dict[str, bool], list[Article]]:
+        """Scan the corpus, read what changed (everything if read_all), and validate it.
 
-    def _rebuild(self, old_gen: Path | None) -> Report:
-        report = Report()
+        Returns every file's stat, the files read (True: failed whole), and the fit stories.
+        """
         clock = _Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
         stats = {name: _stat(name) for name in names}
-        by_file, problems, _failed = self._read(names)
+        to_read = names if read_all else changed_files(manifest, stats)
+        by_file, problems, failed = self._read(to_read)
         report.skipped.extend(problems)
         raws = [raw for file_raws in by_file.values() for raw in file_raws]
         del by_file
         clock.lap("read")
-        articles = self._prepare(raws, {}, report)
+        articles = self._prepare(raws, vocab, report)
         del raws  # at 200k stories the raw copies are hundreds of MB we no longer need
         clock.lap("prepare")
+        return stats, {name: name in failed for name in to_read}, articles
 
+    @staticmethod
+    def _scanned(
+        stats: dict[str, FileStat | None],
+        read: dict[str, bool],
+        articles: list[Article],
+        hashes: dict[str, str],
+        skipped: list[ParseProblem],
+    ) -> dict[str, Scanned]:
+        """Describe every corpus file for plan_update()."""
+        # Files with any story that could not be read or validated (a .jsonl problem names
+        # "file:line"): their good stories are written, none of their old ones deleted.
+        troubled = {p.path if p.path in stats else p.path.rsplit(":", 1)[0] for p in skipped}
+        stories: dict[str, list[tuple[str, str]]] = {name: [] for name in read}
+        for article in articles:
+            stories.setdefault(article.source, []).append((article.id, hashes[article.id]))
+        return {
+            name: Scanned(
+                stat,
+                tuple(stories[name]) if name in read else None,
+                failed=read.get(name, False),
+                troubled=name in troubled,
+            )
+            for name, stat in stats.items()
+        }
+
+    @staticmethod
+    def _finish_report(report: IndexReport, manifest: Manifest, written: list[Article]) -> None:
+        report.total = len(manifest.hashes)
+        report.files = len(manifest.files)
+        report.titles_made = sum(1 for a in written if a.title_made)
+
+    # -- full build ------------------------------------------------------------------------
+
+    def _rebuild(self, old_gen: Path | None) -> IndexReport:
+        report = IndexReport()
+        stats, read, articles = self._scan(Manifest(), report, {}, read_all=True)
+        clock = _Clock(report)
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
             hashes = self._write_all(ix, articles, clock)
             _check_count(ix, len(articles), gen)
             ix.close()
-            manifest = self._manifest(articles, hashes, stats, _vocabulary(articles))
-            store.write_manifest(gen, manifest)
+            files = self._scanned(stats, read, articles, hashes, report.skipped)
+            plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
+            plan.manifest.vocab = _vocabulary(articles)
+            store.write_manifest(gen, plan.manifest.to_json())
             store.switch_to(self.index_dir, gen)
         except BaseException:
             # Never leave a half-written generation behind; the old one stays live.
@@ -283,11 +290,11 @@ class Indexer:
             raise
         clock.lap("finish")
         store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
-        report.added = len(articles)
-        report.total = len(articles)
-        if old_gen is not None:
-            report.added = 0
+        if old_gen is None:
+            report.added = len(articles)
+        else:
             report.updated = len(articles)
+        self._finish_report(report, plan.manifest, articles)
         return report
 
     def _write_all(self, ix: Any, articles: list[Article], clock: _Clock) -> dict[str, str]:
@@ -300,10 +307,10 @@ class Indexer:
         # LARGE_BUILD stories a smaller buffer keeps the process tree within memory bounds.
         limitmb = WRITER_MEMORY_MB if total <= LARGE_BUILD else WRITER_MEMORY_MB // 2
         kwargs: dict[str, Any] = {"limitmb": limitmb, "compound": False, "codec": CODEC}
+        # Whoosh's own MpWriter leaves its children alive when the parent is killed, and
+        # hangs when a child is (children.py).
+        writer = GuardedMpWriter(ix, procs, **kwargs) if procs > 1 else ix.writer(**kwargs)
         hashes: dict[str, str] = {}
-        if procs > 1:
-            kwargs.update(procs=procs, multisegment=True)
-        writer = ix.writer(**kwargs)
         try:
             step = max(1, total // 200)
             for i, article in enumerate(articles, 1):
@@ -324,112 +331,28 @@ class Indexer:
 
     # -- incremental update ----------------------------------------------------------------
 
-    def _update(self, gen: Path, manifest: dict[str, Any]) -> Report:
-        report = Report()
-        old_files: dict[str, Any] = manifest.get("files", {})
-        old_hashes: dict[str, str] = manifest.get("hashes", {})
-        names, passed_over = formats.scan_names(self.corpus)
-        report.skipped.extend(passed_over)
-        stats = {name: _stat(name) for name in names}
-        changed = []
-        for name in names:
-            entry = old_files.get(name)
-            st = stats[name]
-            if entry is None or st is None or [st.mtime_ns, st.size] != entry[:2]:
-                changed.append(name)
-        current = set(names)
-        changed_set = set(changed)
-        gone_files = [f for f in old_files if f not in current]
-
-        by_file, problems, failed = self._read(changed)
-        report.skipped.extend(problems)
-        raws = [raw for file_raws in by_file.values() for raw in file_raws]
-        articles = self._prepare(raws, manifest.get("vocab", {}), report)
-        new_by_file: dict[str, list[Article]] = {}
-        for article in articles:
-            new_by_file.setdefault(article.source, []).append(article)
-
-        # Ids still owned by files we did not re-read: a changed file may not steal them.
-        owner: dict[str, str] = {}
-        for f, entry in old_files.items():
-            if f in current and f not in changed_set:
-                for i in entry[2]:
-                    owner[i] = f
-
-        to_write: list[Article] = []
-        hashes = dict(old_hashes)
-        files = {f: e for f, e in old_files.items() if f in current}
-        deleted_ids: list[str] = []
-        # Files with any story that could not be read or validated (a .jsonl problem names
-        # "file:line"): their good stories are written, but none of their old stories is
-        # deleted, and the file is read again next run.
-        troubled = {
-            p.path.rsplit(":", 1)[0] if p.path not in current else p.path for p in report.skipped
-        }
-        for f in changed:
-            if f in failed:
-                # A file that turned bad keeps its stories' old versions (and is retried).
-                continue
-            previous_ids = set(old_files.get(f, [0, 0, []])[2])
-            kept_ids = []
-            for article in new_by_file.get(f, []):
-                if owner.get(article.id, f) != f:
-                    report.skipped.append(
-                        ParseProblem(f, f"duplicate id {article.id!r}: {owner[article.id]} has it")
-                    )
-                    continue
-                kept_ids.append(article.id)
-                digest = article_hash(article)
-                if hashes.get(article.id) != digest:
-                    to_write.append(article)
-                    if article.id in old_hashes:
-                        report.updated += 1
-                    else:
-                        report.added += 1
-                    hashes[article.id] = digest
-                else:
-                    report.unchanged += 1
-            if f in troubled:
-                old_entry = old_files.get(f)
-                kept = sorted(previous_ids | set(kept_ids))
-                files[f] = [*old_entry[:2], kept] if old_entry else [0, 0, kept]
-                continue
-            for gone in previous_ids - set(kept_ids):
-                deleted_ids.append(gone)
-            st = stats[f]
-            files[f] = [st.mtime_ns if st else 0, st.size if st else 0, kept_ids]
-        for f in gone_files:
-            deleted_ids.extend(old_files[f][2])
-        # An id moved from a deleted file to another file is an update, not a delete.
-        written = {a.id for a in to_write}
-        deleted_ids = [i for i in deleted_ids if i not in written]
-        for i in deleted_ids:
-            hashes.pop(i, None)
-        report.deleted = len(deleted_ids)
-
-        vocab = _merge_vocab(manifest.get("vocab", {}), _vocabulary(to_write))
-        new_manifest = {
-            "schema": SCHEMA_VERSION,
-            "files": files,
-            "hashes": hashes,
-            "vocab": vocab,
-        }
-        if to_write or deleted_ids:
-            self._commit_changes(gen, to_write, deleted_ids, hashes, new_manifest)
-        elif new_manifest != manifest:
+    def _update(self, gen: Path, manifest: Manifest) -> IndexReport:
+        report = IndexReport()
+        stats, read, articles = self._scan(manifest, report, manifest.vocab, read_all=False)
+        hashes = {article.id: article_hash(article) for article in articles}
+        plan = plan_update(manifest, self._scanned(stats, read, articles, hashes, report.skipped))
+        by_id = {article.id: article for article in articles}
+        report.skipped.extend(ParseProblem(name, reason) for name, reason in plan.duplicates)
+        report.added, report.updated, report.unchanged = plan.added, plan.updated, plan.unchanged
+        report.deleted = len(plan.delete)
+        to_write = [by_id[i] for i in plan.write]
+        plan.manifest.vocab = _merge_vocab(manifest.vocab, _vocabulary(to_write))
+        if to_write or plan.delete:
+            self._commit_changes(gen, to_write, plan.delete, plan.manifest)
+        elif plan.manifest != manifest:
             # Only file times changed: the stories are the same, so the manifest is the only
             # thing to refresh (atomically, in place).
-            store.write_manifest(gen, new_manifest)
-        report.total = len(hashes)
+            store.write_manifest(gen, plan.manifest.to_json())
+        self._finish_report(report, plan.manifest, to_write)
         return report
 
     def _commit_changes(
-        self,
-        gen: Path,
-        to_write: list[Article],
-        deleted_ids: list[str],
-        hashes: dict[str, str],
-        manifest: dict[str, Any],
+        self, gen: Path, to_write: list[Article], deleted_ids: list[str], manifest: Manifest
     ) -> None:
         """Apply changes in a copy-on-write generation, then switch to it atomically.
 
@@ -446,36 +369,20 @@ class Indexer:
                 for i in deleted_ids:
                     writer.delete_by_term("id", i)
                 for n, article in enumerate(to_write, 1):
-                    writer.update_document(**to_fields(article, hashes[article.id]))
+                    writer.update_document(**to_fields(article, manifest.hashes[article.id]))
                     self.progress("index", n, len(to_write))
                 writer.commit(optimize=self.optimize)
             except BaseException:
                 writer.cancel()
                 raise
-            _check_count(ix, len(hashes), new)
+            _check_count(ix, len(manifest.hashes), new)
             ix.close()
-            store.write_manifest(new, manifest)
+            store.write_manifest(new, manifest.to_json())
             store.switch_to(self.index_dir, new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
         store.remove_stale(self.index_dir, keep=new, previous=gen)
-
-    def _manifest(
-        self,
-        articles: list[Article],
-        hashes: dict[str, str],
-        stats: dict[str, _Stat | None],
-        vocab: dict[str, Any],
-    ) -> dict[str, Any]:
-        files: dict[str, list[Any]] = {}
-        for f, st in stats.items():
-            files[f] = [st.mtime_ns if st else 0, st.size if st else 0, []]
-        for article in articles:
-            entry = files.get(article.source)
-            if entry is not None:
-                entry[2].append(article.id)
-        return {"schema": SCHEMA_VERSION, "files": files, "hashes": hashes, "vocab": vocab}
 
 
 def index_corpus(
@@ -487,7 +394,7 @@ def index_corpus(
     progress: Progress | None = None,
     wait: float = 5.0,
     optimize: bool = False,
-) -> Report:
+) -> IndexReport:
     """Bring index_dir up to date with corpus; see Indexer."""
     indexer = Indexer(corpus, index_dir, workers=workers, progress=progress, lock_wait=wait)
     return indexer.run(rebuild=rebuild, optimize=optimize)

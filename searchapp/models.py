@@ -29,6 +29,8 @@ class Article:
     place: str = ""
     photo_credit: str = ""
     source: str = ""
+    # The record had no title: this one was made from its lead or body (formats/jsonl.py).
+    title_made: bool = False
 
     @property
     def iso_date(self) -> str | None:
@@ -139,6 +141,9 @@ class SearchRequest:
     facet_limit: int = DEFAULT_FACET_LIMIT
     like: str | None = None
     snippets: bool = True
+    # Strict: every word required, unreadable syntax an error (scripts). Lenient (default):
+    # any text gives an answer, stories with all the words first (searchapp/reading.py).
+    strict: bool = False
 
     def filters(self) -> dict[str, tuple[str, ...]]:
         """Return the term-facet filters that are set, by facet name (facetspec's table)."""
@@ -197,6 +202,23 @@ class SearchPage:
     request: SearchRequest | None = None
     # A sharded index with shards down: "2 of 3 shards answered (...)"; None when complete.
     partial: str | None = None
+    # Of `total`, the stories holding every searched word (None: not a lenient word search).
+    total_all: int | None = None
+    reading: dict[str, Any] | None = None  # how the query was read (reading.Reading.to_dict)
+
+    @property
+    def totals_text(self) -> str:
+        """Say what the totals count: "12 stories with all words, 328 more with some"."""
+
+        def stories(n: int) -> str:
+            return f"{n:,} {'story' if n == 1 else 'stories'}"
+
+        if self.total_all is None:
+            return stories(self.total)
+        if self.total_all == self.total:
+            return f"{stories(self.total)} with all words"
+        rest = self.total - self.total_all
+        return f"{stories(self.total_all)} with all words, {rest:,} more with some"
 
     @property
     def pages(self) -> int:
@@ -216,6 +238,9 @@ class SearchPage:
             "suggestion": self.suggestion,
             "corrected_query": self.corrected_query,
             "partial": self.partial,
+            "total_all": self.total_all,
+            "totals": self.totals_text,
+            "reading": self.reading,
             "hits": [h.to_dict() for h in self.hits],
             "facets": {
                 name: [{"value": v.value, "count": v.count} for v in values]

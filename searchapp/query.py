@@ -1,5 +1,8 @@
 """The query language: Whoosh syntax with our fields, dates, and guards against costly queries.
 
+This is the strict reading (`--strict`, `strict=1`); reading.py is the lenient default, which
+reuses the pieces here (dates, cost limits, the parser) and reads what does not parse as words.
+
 Whoosh's parser never raises: 'AND OR' or 'date:notadate' silently become an empty query
 (whoosh-facts.md). Here every such case becomes a QueryError with a sentence saying what was
 wrong and what to type instead. Costly shapes (a bare ``*``, huge wildcard expansions, fuzzy
@@ -14,7 +17,14 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from whoosh import query
-from whoosh.qparser import AndGroup, FieldAliasPlugin, FuzzyTermPlugin, MultifieldParser
+from whoosh.qparser import (
+    AndGroup,
+    FieldAliasPlugin,
+    FuzzyTermPlugin,
+    MultifieldPlugin,
+    QueryParser,
+)
+from whoosh.qparser.syntax import GroupNode
 
 from searchapp.errors import QueryError
 from searchapp.schema import DEFAULT_FIELDS, FIELD_BOOSTS
@@ -45,7 +55,33 @@ USER_FIELDS = {
 FIELD_LIST = "title, lead, body, section, topic, person, place, date"
 _FIELD_REF = re.compile(r"(?:^|[\s(+\-])([A-Za-z_][\w]*):(?=\S)")
 _QUOTED = re.compile(r'"[^"]*"')
-_QUESTION = re.compile(r"(?<=\w)\?+(?=[\s)]|$)")
+# A question mark after a word and before a space, punctuation or the end ends a question
+# ("Japan?", "messages?--i.e."); inside a word ("colo?bia") it is a wildcard.
+_QUESTION = re.compile(r"(?<=\w)\?+(?=[^\w*?]|$)")
+
+
+class CostError(QueryError):
+    """A query over one of the cost limits: refused in lenient mode too (limits stay)."""
+
+
+class Word(query.DisjunctionMax):
+    """One typed word searched in several fields (title, lead, body, person, topic).
+
+    The evaluator scores it as ONE BM25F term (field frequencies weighted and summed, then
+    saturated once), not as a sum of per-field scores. A DisjunctionMax subclass rather than
+    an Or one, so that Whoosh's normalize() never flattens it into a surrounding Or (it merges
+    only children of the parent's own class) and the word's fields stay together.
+    """
+
+
+class WordGroup(GroupNode):
+    """The parser's group for an unfielded word's per-field terms: builds a Word.
+
+    Not an OrGroup subclass: the parser merges nested groups of one class into their parent
+    ("b OR c" would become one Word of both words).
+    """
+
+    qclass = Word
 
 
 def _is_null(q: Any) -> bool:
@@ -64,11 +100,13 @@ def _check_fields(text: str) -> None:
             )
 
 
-def make_parser(schema: Any) -> MultifieldParser:
-    """Return a parser over title, lead, body, persons and topics (AND by default)."""
-    parser = MultifieldParser(
-        list(DEFAULT_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=AndGroup
-    )
+def make_parser(schema: Any) -> QueryParser:
+    """Return a parser over title, lead, body, persons and topics (AND by default).
+
+    MultifieldParser's plugin with our WordGroup: each unfielded word becomes a Word.
+    """
+    parser = QueryParser(None, schema, group=AndGroup)
+    parser.add_plugin(MultifieldPlugin(list(DEFAULT_FIELDS), FIELD_BOOSTS, group=WordGroup))
     parser.add_plugin(FuzzyTermPlugin())
     parser.add_plugin(FieldAliasPlugin({"topic": ["topics"], "person": ["persons"]}))
     return parser
@@ -149,10 +187,22 @@ def _rewrite_date(m: re.Match[str], today: date) -> str:
     return "date:" + _date_value(value.strip('"'), clause)
 
 
+# A date clause, or quoted text (never rewritten: "set the date:soon" is a phrase). Scanning
+# left to right, a quote that opens before a date: clause swallows it.
+_DATE_OR_QUOTED = re.compile(_DATE_CLAUSE.pattern + r'|"[^"]*"')
+
+
 def rewrite_dates(text: str, now: datetime | None = None) -> str:
-    """Check every date: clause and rewrite it into the form Whoosh's DATETIME field reads."""
+    """Check every date: clause and rewrite it into the form Whoosh's DATETIME field reads.
+
+    Quoted text is left as typed: title:"date:2017-11" searches for those words.
+    """
     today = (now or datetime.now(timezone.utc)).date()
-    return _DATE_CLAUSE.sub(lambda m: _rewrite_date(m, today), text)
+
+    def one(m: re.Match[str]) -> str:
+        return m.group(0) if m.group(1) is None else _rewrite_date(m, today)
+
+    return _DATE_OR_QUOTED.sub(one, text)
 
 
 def _depth(q: Any, level: int = 0) -> int:
@@ -171,13 +221,13 @@ def _walk(q: Any) -> Any:
 
 def _guard(q: Any, reader: Any) -> None:
     if _depth(q) > MAX_DEPTH:
-        raise QueryError(f"the query nests parentheses more than {MAX_DEPTH} deep: flatten it")
+        raise CostError(f"the query nests parentheses more than {MAX_DEPTH} deep: flatten it")
     # The word limit is checked on the text (parse_query): each word becomes one leaf per
     # default field here, so counting leaves would refuse a 14-word OR query.
     leaves = [n for n in _walk(q) if n.is_leaf()]
     for node in leaves:
         if isinstance(node, query.FuzzyTerm) and node.maxdist > MAX_FUZZY:
-            raise QueryError(
+            raise CostError(
                 f'fuzzy distance {node.maxdist} in "{node.text}~{node.maxdist}" is too wide: '
                 f"use ~1 or ~{MAX_FUZZY}"
             )
@@ -186,7 +236,7 @@ def _guard(q: Any, reader: Any) -> None:
             head = re.split(r"[*?]", text, maxsplit=1)[0]
             if len(head) < MIN_WILDCARD_PREFIX:
                 shown = text + ("*" if isinstance(node, query.Prefix) else "")
-                raise QueryError(
+                raise CostError(
                     f'"{shown}" would match almost every word: put at least '
                     f"{MIN_WILDCARD_PREFIX} letters before * or ?"
                 )
@@ -198,28 +248,60 @@ def _guard(q: Any, reader: Any) -> None:
         if isinstance(node, query.MultiTerm) and not isinstance(node, query.TermRange):
             for count, _term in enumerate(node._btexts(reader), 1):
                 if count > MAX_EXPANSION:
-                    raise QueryError(
+                    raise CostError(
                         f'"{node}" matches more than {MAX_EXPANSION} different words: '
                         "make the pattern longer"
                     )
 
 
-def parse_query(text: str, schema: Any, reader: Any, now: datetime | None = None) -> Any:
-    """Parse user query text into a Whoosh query, or raise QueryError saying what to fix.
+def check_length(text: str) -> None:
+    """Refuse text over the character limit (a cost limit: lenient mode refuses it too)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise CostError(
+            f"the query is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,} "
+            "are accepted: shorten it"
+        )
 
-    Returns None for an empty query (every article).
+
+def check_counts(searched: list[str]) -> None:
+    """Refuse too many words or wildcard/fuzzy words (cost limits, in both modes)."""
+    patterns = [w for w in searched if re.search(r"[*?]|~\d*$", w)]
+    if len(patterns) > MAX_PATTERNS:
+        raise CostError(
+            f"the query has {len(patterns)} wildcard or fuzzy words; at most {MAX_PATTERNS} "
+            "are expanded: spell out the words you mean"
+        )
+    if len(searched) > MAX_TERMS:
+        raise CostError(
+            f"the query has {len(searched)} words; at most {MAX_TERMS} are searched: "
+            "keep the words that matter most"
+        )
+
+
+def strip_question_marks(text: str) -> str:
+    """Drop question marks that end a word: "deficit with Japan?" asks, it is no wildcard.
+
+    As a wildcard it would stop "Japan?" from matching "Japan".
+    """
+    return _QUESTION.sub("", text).strip()
+
+
+def guard(q: Any, reader: Any) -> None:
+    """Refuse a parsed query over a cost limit (nesting, fuzzy distance, expansions)."""
+    _guard(q, reader)
+
+
+def parse_query(text: str, schema: Any, reader: Any, now: datetime | None = None) -> Any:
+    """Parse user query text strictly into a Whoosh query, or raise QueryError saying what to fix.
+
+    Returns None for an empty query (every article). The strict reading: every word is
+    required, and anything that does not parse is an error (reading.py is the lenient one).
     """
     text = text.strip()
     if not text:
         return None
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(
-            f"the query is {len(text):,} characters long; at most {MAX_QUERY_CHARS:,} "
-            "are accepted: shorten it"
-        )
-    # A question mark ending a word ends a question ("deficit with Japan?"), it is not a
-    # one-letter wildcard: as a wildcard it would stop "Japan?" from matching "Japan".
-    text = _QUESTION.sub("", text).strip()
+    check_length(text)
+    text = strip_question_marks(text)
     if not text:
         return None
     if text.count('"') % 2:
@@ -238,23 +320,12 @@ def parse_query(text: str, schema: Any, reader: Any, now: datetime | None = None
             f'nothing searchable in "{text}": it holds only operators; '
             'type words to find, e.g. Sochi or "trade deficit"'
         )
-    searched = [w for w in words if w.upper() not in OPERATORS]
-    patterns = [w for w in searched if re.search(r"[*?]|~\d*$", w)]
-    if len(patterns) > MAX_PATTERNS:
-        raise QueryError(
-            f"the query has {len(patterns)} wildcard or fuzzy words; at most {MAX_PATTERNS} "
-            "are expanded: spell out the words you mean"
-        )
-    if len(searched) > MAX_TERMS:
-        raise QueryError(
-            f"the query has {len(searched)} words; at most {MAX_TERMS} are searched: "
-            "keep the words that matter most"
-        )
+    check_counts([w for w in words if w.upper() not in OPERATORS])
     text = rewrite_dates(text, now)
     try:
         q = make_parser(schema).parse(text)
     except RecursionError:
-        raise QueryError("the query is too deeply nested to parse: simplify it") from None
+        raise CostError("the query is too deeply nested to parse: simplify it") from None
     except (ValueError, OverflowError):
         raise QueryError(f"cannot read the query: {DATE_HELP}") from None
     if _is_null(q):

@@ -14,25 +14,33 @@ from typing import Any
 import numpy as np
 from whoosh import query
 
-from searchapp import spelling
+from searchapp import scoring, spelling
 from searchapp.errors import NotFoundError, QueryError
 from searchapp.evaluator import Evaluator
 from searchapp.facets import assemble
 from searchapp.generation import article_from_stored
 from searchapp.highlight import highlight_terms, snippet
 from searchapp.models import Hit, SearchPage, SearchRequest
-from searchapp.query import parse_query
+from searchapp.reading import Reading, read_query
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A checked request: filters resolved to the index's values, its query parsed."""
+    """A checked request: filters resolved to the index's values, its query read."""
 
     req: SearchRequest
-    q: Any  # the Whoosh query, None for "every story"
+    reading: Reading  # how the query text was read (reading.py)
     start: int | None  # date bounds, epoch seconds
     stop: int | None
     exclude: int | None = None  # the story a "more like this" query starts from
+    # False on a shard of a sharded index: which phrases no story holds is decided over every
+    # shard (searchapp/cluster), so a phrase missing here still matches nothing here.
+    relax_empty: bool = True
+
+    @property
+    def q(self) -> Any:
+        """The Whoosh query of everything searched, None for "every story"."""
+        return self.reading.query
 
 
 @dataclass
@@ -45,6 +53,7 @@ class Selection:
     final: np.ndarray  # all of them together: the results
     sort: str
     scores: np.ndarray | None  # relevance of every document (None without a query)
+    tier: np.ndarray | None = None  # stories holding every soft word (lenient reading)
 
 
 def like_query(searcher: Any, article_id: str) -> tuple[Any, int]:
@@ -61,13 +70,48 @@ def like_query(searcher: Any, article_id: str) -> tuple[Any, int]:
     return q, docnum
 
 
+def match_reading(
+    ev: Evaluator, reading: Reading, relax_empty: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Return (matching stories, scores, all-words tier) of a reading.
+
+    Hard parts (phrases, +/-, fields, expressions) must match; a phrase no story holds is
+    read as its words instead. Then a story needs at least one soft word, and the stories
+    holding every soft word form the first tier (all words first, then most words).
+    """
+    fd = ev.fd
+    if reading.empty:
+        return fd.live.copy(), None, None
+    if reading.nothing:
+        return np.zeros(fd.n, dtype=bool), np.zeros(fd.n), None
+    if reading.required is not None:
+        base, scores = ev.evaluate(reading.required)
+    else:
+        base, scores = fd.live.copy(), np.zeros(fd.n)
+    for label, phrase, _words in list(reading.phrases):
+        m, sc = ev.evaluate(phrase)
+        if m.any() or not relax_empty:
+            base &= m
+            scores += sc
+        else:
+            reading.relax(label)
+    if not reading.words:
+        return base, scores, None
+    every = base.copy()
+    some = np.zeros(fd.n, dtype=bool)
+    for word in reading.words:
+        m, sc = ev.evaluate(word)
+        every &= m
+        some |= m
+        scores += sc
+    base &= some
+    return base, np.where(base, scores, 0.0), every & base
+
+
 def select(ev: Evaluator, p: Prepared) -> Selection:
     """Compute the query's documents, each filter's, and the final result set."""
     fd = ev.fd
-    if p.q is None:
-        base, scores = fd.live.copy(), None
-    else:
-        base, scores = ev.evaluate(p.q)
+    base, scores, tier = match_reading(ev, p.reading, p.relax_empty)
     if p.exclude is not None:
         base[p.exclude] = False
     filters = {name: fd.value_mask(name, values) for name, values in p.req.filters().items()}
@@ -80,48 +124,49 @@ def select(ev: Evaluator, p: Prepared) -> Selection:
         final &= dates
     # Without a query there is nothing to rank by: relevance means newest first.
     sort = p.req.sort
-    if p.q is None and sort == "relevance":
+    if scores is None and sort == "relevance":
         sort = "newest"
-    return Selection(base, filters, dates, final, sort, scores)
+    return Selection(base, filters, dates, final, sort, scores, tier)
 
 
 def ordered(ev: Evaluator, sel: Selection, need: int) -> list[tuple[int, float | None]]:
     """Return the first `need` results in the selection's order, as (docnum, score)."""
     if sel.sort == "relevance":
-        return top(ev, sel.final, sel.scores, need)
+        return top(ev, sel.final, sel.scores, need, sel.tier)
     order = ev.gen.newest if sel.sort == "newest" else ev.gen.oldest
-    fd = ev.fd
+    seq = order[sel.final[order]]
+    ts, dated = ev.fd.ts[seq[: need + 1]], ev.fd.has_date[seq[: need + 1]]
     docs = by_id(
-        ev.searcher, order[sel.final[order]], lambda d: [fd.ts[d], fd.has_date[d]], need,
-        descending=sel.sort == "newest",
+        ev.searcher, seq, [ts, dated], need, descending=sel.sort == "newest",
+        more=lambda n: [ev.fd.ts[seq[:n]], ev.fd.has_date[seq[:n]]],
     )
     return [(int(d), None) for d in docs]
 
 
 def by_id(
-    searcher: Any, docs: np.ndarray, keys: Callable[[np.ndarray], list[np.ndarray]],
-    need: int, descending: bool,
+    searcher: Any, docs: np.ndarray, keys: list[np.ndarray], need: int, descending: bool,
+    more: Callable[[int], list[np.ndarray]] | None = None,
 ) -> np.ndarray:
-    """Return the first `need` of docs (already sorted by keys(docs)), stories equal on every
-    key ordered by their id (descending or not) instead of their document number.
+    """Return the first `need` of docs (sorted by keys, given for a prefix of docs), stories
+    equal on every key ordered by their id (descending or not) instead of document number.
 
     Document numbers depend on how an index was built (one folder, or shards that number their
     own); ids do not, so one index and a sharded one order ties alike. Only the tied stories
-    within reach of the page have their ids read.
+    within reach of the page have their ids read; more(n) gives the keys of a longer prefix
+    when the group tied with the last story shown runs past the keys given.
     """
     end = min(need, len(docs))
     if end <= 0:
         return docs[:0]
-    # The group tied with the last story shown comes whole (it may continue past need).
-    window = need + 16
     while True:
-        stacked = np.stack(keys(docs[:window]))
+        stacked = np.stack(keys)
         same = np.all(stacked[:, 1:] == stacked[:, :-1], axis=0)  # docs i and i+1 tie
-        while end < min(window, len(docs)) and same[end - 1]:
+        known = stacked.shape[1]
+        while end < known and same[end - 1]:
             end += 1
-        if end < window or window >= len(docs):
+        if end < known or known >= len(docs) or more is None:
             break
-        window *= 2
+        keys = more(min(len(docs), known * 2))
     docs = docs[:end].copy()
     i = 0
     while i < end:
@@ -138,26 +183,33 @@ def by_id(
 
 
 def top(
-    ev: Evaluator, final: np.ndarray, scores: np.ndarray | None, need: int
+    ev: Evaluator,
+    final: np.ndarray,
+    scores: np.ndarray | None,
+    need: int,
+    tier: np.ndarray | None = None,
 ) -> list[tuple[int, float | None]]:
-    """Return the best `need` results as (docnum, score), ties newest first, then by id."""
+    """Return the best `need` results as (docnum, score): stories with every word first,
+    then by score, ties newest first, then by id (by_id)."""
     docs = np.flatnonzero(final)
     if scores is None or len(docs) == 0 or need == 0:
         return []
     doc_scores = np.round(scores[docs], 9)
-    if len(docs) > need:
-        # Keep every document scoring at least the need-th best, so ties are all kept.
-        cut = np.partition(doc_scores, len(docs) - need)[len(docs) - need]
-        keep = doc_scores >= cut
-        docs, doc_scores = docs[keep], doc_scores[keep]
-    order = np.lexsort((-docs, -ev.fd.ts[docs], -doc_scores))
-    docs, doc_scores = docs[order], doc_scores[order]
-    best = dict(zip(docs.tolist(), doc_scores.tolist(), strict=True))
-    docs = by_id(
-        ev.searcher, docs, lambda d: [np.array([best[int(x)] for x in d]), ev.fd.ts[d]], need,
-        descending=True,
-    )
-    return [(int(d), float(best[int(d)])) for d in docs]
+    top_tier = tier[docs].astype(np.int8) if tier is not None else None
+    ts = ev.fd.ts
+
+    def ranked(n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        order = scoring.ranked(docs, doc_scores, top_tier, ts, n)
+        tiers = top_tier[order] if top_tier is not None else np.zeros(len(order), np.int8)
+        return order, [tiers, doc_scores[order], ts[docs[order]]]
+
+    order, keys = ranked(need + 1)
+    if len(order) > need:
+        # The group tied with the last story shown may run past need + 1: rank more of them.
+        while len(order) < len(docs) and all(k[need - 1] == k[-1] for k in keys):
+            order, keys = ranked(min(len(docs), 2 * len(order)))
+    picked = by_id(ev.searcher, order, keys, need, descending=True)
+    return [(int(docs[i]), float(doc_scores[i])) for i in picked]
 
 
 def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
@@ -171,7 +223,7 @@ def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
             f"page {req.page} is past the last page ({pages}) of {total} results: "
             f"use a page from 1 to {pages}"
         )
-    landing = p.q is None and not sel.filters and sel.dates is None and not req.like
+    landing = p.reading.empty and not sel.filters and sel.dates is None and not req.like
     facets, truncated = assemble(
         ev.fd, sel.base, sel.filters, sel.dates, sel.final, req.facet_limit,
         ev.gen.landing if landing else None,
@@ -189,6 +241,13 @@ def run_page(ev: Evaluator, p: Prepared) -> SearchPage:
         facets=facets,
         truncated=truncated,
         request=req,
+        # Tiers only mean something with two soft words or more.
+        total_all=(
+            int((sel.final & sel.tier).sum())
+            if sel.tier is not None and len(p.reading.words) > 1
+            else None
+        ),
+        reading=p.reading.to_dict() if not p.reading.strict and not p.reading.empty else None,
     )
 
 
@@ -225,10 +284,10 @@ def suggest_correction(ev: Evaluator, p: Prepared, page: SearchPage) -> None:
     if fixed is None:
         return
     try:
-        q2 = parse_query(fixed, ev.searcher.schema, ev.searcher.reader())
+        reading = read_query(fixed, ev.searcher.schema, ev.searcher.reader(), p.req.strict)
     except QueryError:
         return
-    other = run_page(ev, replace(p, req=replace(p.req, q=fixed, page=1), q=q2))
+    other = run_page(ev, replace(p, req=replace(p.req, q=fixed, page=1), reading=reading))
     if other.total <= page.total:
         return
     page.suggestion = fixed
@@ -238,4 +297,6 @@ def suggest_correction(ev: Evaluator, p: Prepared, page: SearchPage) -> None:
         page.hits = other.hits
         page.facets = other.facets
         page.truncated = other.truncated
+        page.total_all = other.total_all
+        page.reading = other.reading
         page.corrected_query = fixed

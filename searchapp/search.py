@@ -30,7 +30,8 @@ from searchapp.evaluator import TIME_LIMIT, Deadline, Evaluator
 from searchapp.facets import FacetData, forget_generation
 from searchapp.generation import DAMAGE, TERM_CACHE_SIZE, Generation, article_from_stored
 from searchapp.models import MAX_PER_PAGE, SORTS, Article, SearchPage, SearchRequest
-from searchapp.query import parse_bound, parse_query
+from searchapp.query import parse_bound
+from searchapp.reading import Reading, read_query
 
 __all__ = ["TIME_LIMIT", "Matches", "SearchService", "check_request"]
 
@@ -138,9 +139,11 @@ class SearchService:
         req = req.with_filters(resolved)
         if req.like:
             q, exclude = results.like_query(ev.searcher, req.like)
-            return results.Prepared(req, q, start, stop, exclude)
-        q = parse_query(req.q, ev.searcher.schema, ev.searcher.reader())
-        return results.Prepared(req, q, start, stop)
+            like = Reading(text=req.like, strict=True, required=q)
+            return results.Prepared(req, like, start, stop, exclude)
+        # Lenient unless the request is strict: any typed text gets an answer (reading.py).
+        reading = read_query(req.q, ev.searcher.schema, ev.searcher.reader(), req.strict)
+        return results.Prepared(req, reading, start, stop)
 
     def _search(self, gen: Generation, req: SearchRequest) -> SearchPage:
         started = time.perf_counter()

@@ -68,9 +68,16 @@ def print_page(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
         click.echo(f'No results for "{page.query}"; showing results for "{page.corrected_query}".')
     elif page.suggestion:
         click.echo(f"Did you mean: {page.suggestion}?")
+    if page.reading and page.reading.get("noteworthy"):
+        # How a lenient reading read the query ("searched for the words …; `(` was ignored").
+        click.echo(style(page.reading["text"][:1].upper() + page.reading["text"][1:], color))
+    # With two words or more, say what the totals count (all words first, then some).
+    totals = plural(page.total, "result", "results")
+    if page.total_all is not None:
+        totals = page.totals_text
     click.echo(
         style(
-            f"{plural(page.total, 'result', 'results')}, page {page.page} of {page.pages} "
+            f"{totals}, page {page.page} of {page.pages} "
             f"({page.took_ms:.1f} ms)",
             color,
             dim=True,

@@ -93,7 +93,7 @@ def build_bad_corpus(corpus: Path, outside: Path) -> tuple[list[tuple[str, str]]
         article(id="j1", title="Json one"),
         article(id="j2", title="Json two", body="caf\u00e9 au lait"),
         article(id="j1", title="Json one again"),  # line 3: a taken id
-        article(id="j4", title=""),  # line 4
+        article(id="j4", title="", lead=" ", body=""),  # line 4: nothing to make a title from
         article(id="j5", date="2017-02-30T10:00:00+00:00"),  # line 5
         article(id="j6", date="2999-01-01T10:00:00+00:00"),  # line 6
         article(id="j7", body="y" * 300_000),  # line 7
@@ -217,7 +217,7 @@ def test_jsonl_line_that_turns_bad_keeps_old_version(tmp_path: Path) -> None:
     )
     index_corpus(corpus, index)
     lines = feed.read_text(encoding="utf-8").splitlines()
-    lines[0] = json.dumps(article(id="k1", title=""))  # the title is gone: a bad line
+    lines[0] = json.dumps(article(id="k1", title="", body=""))  # no title, no text: bad
     feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = index_corpus(corpus, index)
     assert any("no 'title'" in p.reason for p in report.skipped), report.skipped

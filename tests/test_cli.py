@@ -112,7 +112,7 @@ def test_filters_and_sort_flags(sample_index: Path) -> None:
 
 
 def test_bad_query_exit_2_with_a_sentence(sample_index: Path) -> None:
-    result = run("foo:bar", "--index", str(sample_index))
+    result = run("foo:bar", "--index", str(sample_index), "--strict")
     assert result.exit_code == 2
     assert 'unknown field "foo:"' in result.output and "Traceback" not in result.output
     result = run("coffee", "--index", str(sample_index), "--page", "7")

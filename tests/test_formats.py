@@ -516,7 +516,11 @@ def test_jsonl_bad_lines_are_reported_and_the_run_goes_on(tmp_path: Path) -> Non
             "the line holds a JSON list, not an object; write one article object per line.",
         ),
         (f"{path}:3", "the article has no 'id'; give every line a unique string id."),
-        (f"{path}:4", "article 'a' has no 'title'; give it one."),
+        (
+            f"{path}:4",
+            "article 'a' has no 'title', and no 'lead' or 'body' to make one from; give it a "
+            "title.",
+        ),
         (
             f"{path}:5",
             "the date '26/02/1987' is not ISO 8601; write it like 1987-02-26T15:01:01+00:00.",
@@ -526,6 +530,37 @@ def test_jsonl_bad_lines_are_reported_and_the_run_goes_on(tmp_path: Path) -> Non
         (f"{path}:8", "field 'date' must be an ISO 8601 string, not int; fix it."),
     ]
     assert isinstance(items[-1], RawArticle) and items[-1].article.id == "ok"
+
+
+def test_jsonl_record_without_title_gets_one_made_and_marked(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "untitled.jsonl",
+        [
+            json.dumps({"id": "lead", "lead": "Coffee exports fell. Traders said.", "body": "B"}),
+            json.dumps({"id": "body", "body": "LONDON, March 2. /Reuters/. Oil held steady. Then"}),
+            json.dumps({"id": "long", "title": "  ", "body": " ".join(f"w{i}" for i in range(30))}),
+            json.dumps({"id": "us", "body": "The U.S. trade deficit widened in March. More."}),
+            json.dumps({"id": "titled", "title": "A printed title", "body": "Text."}),
+            json.dumps({"id": "empty", "lead": " ", "body": "\n"}),
+        ],
+    )
+    items = list(iter_jsonl(path))
+    made = {i.article.id: i.article for i in items if isinstance(i, RawArticle)}
+    assert made["lead"].title == "Coffee exports fell."
+    # The agency's dateline is not the story's first sentence.
+    assert made["body"].title == "Oil held steady."
+    assert made["long"].title == " ".join(f"w{i}" for i in range(12)) + "…"
+    assert made["us"].title == "The U.S. trade deficit widened in March."
+    assert [a.title_made for a in made.values()] == [True, True, True, True, False]
+    assert made["titled"].title == "A printed title"
+    problems = [(i.path, i.reason) for i in items if isinstance(i, ParseProblem)]
+    assert problems == [
+        (
+            f"{path}:6",
+            "article 'empty' has no 'title', and no 'lead' or 'body' to make one from; give it "
+            "a title.",
+        )
+    ]
 
 
 def test_jsonl_bom_and_bad_utf8(tmp_path: Path) -> None:

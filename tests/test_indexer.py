@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from searchapp import store
+from searchapp.cli import check as check_command
+from searchapp.cli import index as index_command
 from searchapp.errors import IndexBusyError
 from searchapp.indexer import index_corpus, validate
+from searchapp.manifest import FileEntry, FileStat, Manifest, Scanned, changed_files, plan_update
 from searchapp.models import Article, SearchRequest
 from searchapp.search import SearchService
-from tests.conftest import SAMPLE, article, copy_reference, write_jsonl
+from tests.conftest import REPO, SAMPLE, article, copy_reference, write_jsonl
 
 
 def total(index_dir: Path, q: str = "") -> int:
@@ -148,7 +153,161 @@ def test_validate_rejects_future_dates() -> None:
     assert "in the future" in (validate(soon) or "")
 
 
-def test_every_setting_is_documented() -> None:
-    from searchapp.config import describe
+def test_every_setting_is_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each setting and its default appear in docs/operating.md's settings table.
+    from searchapp.config import Settings, describe
 
-    assert all(help_text for _name, help_text in describe())
+    monkeypatch.delenv("SEARCHAPP_INDEX", raising=False)
+    docs = (REPO / "docs" / "operating.md").read_text(encoding="utf-8")
+    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(" `"): line for line in table.splitlines() if "|" in line}
+    defaults = Settings()
+    for name, help_text in describe():
+        assert help_text, f"setting {name} has no help text"
+        assert name in rows, f"setting {name} is missing from docs/operating.md"
+        default = getattr(defaults, name)
+        shown = f"{default:,}" if isinstance(default, int) else str(default)
+        assert shown in rows[name], f"docs/operating.md gives another default for {name}"
+    assert set(rows) - {"setting", "---"} == {name for name, _ in describe()}
+
+
+# -- the manifest and the plan of an incremental run (pure) ---------------------------------
+
+
+def _manifest(**files: tuple[str, ...]) -> Manifest:
+    """A manifest whose file NAME holds the given ids, each with hash 'h-<id>'."""
+    entries = {name: FileEntry(1, 10, ids) for name, ids in files.items()}
+    hashes = {i: f"h-{i}" for ids in files.values() for i in ids}
+    return Manifest(schema=1, files=entries, hashes=hashes)
+
+
+SAME = FileStat(1, 10)
+CHANGED = FileStat(2, 11)
+
+
+def test_changed_files_compares_size_and_mtime() -> None:
+    m = _manifest(a=("1",), b=("2",))
+    stats = {"a": SAME, "b": CHANGED, "c": SAME, "d": None}
+    assert changed_files(m, stats) == ["b", "c", "d"]
+
+
+def test_plan_update_adds_updates_deletes_and_keeps_the_rest() -> None:
+    m = _manifest(a=("1", "2"), b=("3",), gone=("4",))
+    files = {
+        "a": Scanned(CHANGED, (("1", "h-1"), ("2", "new"), ("5", "h-5"))),
+        "b": Scanned(SAME),  # not read
+    }
+    plan = plan_update(m, files)
+    assert (plan.write, plan.delete) == (["2", "5"], ["4"])
+    assert (plan.added, plan.updated, plan.unchanged) == (1, 1, 1)
+    assert plan.manifest.files == {"a": FileEntry(2, 11, ("1", "2", "5")), "b": m.files["b"]}
+    assert plan.manifest.hashes == {"1": "h-1", "2": "new", "3": "h-3", "5": "h-5"}
+    assert m.hashes["2"] == "h-2" and "gone" in m.files  # the input is left as it was
+
+
+def test_plan_update_moved_story_is_rewritten_not_deleted() -> None:
+    # Unchanged text, another file: it was deleted with its old file and never written again.
+    m = _manifest(old=("1", "2"), other=())
+    files = {"new": Scanned(SAME, (("1", "h-1"),)), "other": Scanned(CHANGED, (("2", "h-2"),))}
+    plan = plan_update(m, files)
+    assert sorted(plan.write) == ["1", "2"] and plan.delete == []
+    assert set(plan.manifest.hashes) == {"1", "2"}
+
+
+def test_plan_update_an_id_held_by_an_unread_file_is_a_duplicate() -> None:
+    m = _manifest(a=("1",))
+    plan = plan_update(m, {"a": Scanned(SAME), "b": Scanned(SAME, (("1", "other"),))})
+    assert plan.write == [] and plan.duplicates == [("b", "duplicate id '1': a has it")]
+    assert plan.manifest.files["b"].ids == ()
+
+
+def test_plan_update_failed_and_troubled_files_keep_their_stories() -> None:
+    m = _manifest(bad=("1", "2"), mixed=("3", "4"))
+    files = {
+        "bad": Scanned(CHANGED, failed=True),
+        "mixed": Scanned(CHANGED, (("3", "new"),), troubled=True),
+    }
+    plan = plan_update(m, files)
+    assert plan.write == ["3"] and plan.delete == []
+    assert plan.manifest.files["bad"] == m.files["bad"]
+    # Kept with no stat: the next run reads the troubled file again.
+    assert plan.manifest.files["mixed"] == FileEntry(0, 0, ("3", "4"))
+
+
+def test_manifest_on_disk_form_is_unchanged() -> None:
+    # Generations written before the dataclasses read the same, and the other way round.
+    data = {
+        "schema": 5,
+        "files": {"c/a.jsonl": [123, 45, ["x", "y"]]},
+        "hashes": {"x": "hx", "y": "hy"},
+        "vocab": {"topics": {"gold": 2}, "persons": {}},
+    }
+    m = Manifest.from_json(data)
+    assert m.files["c/a.jsonl"] == FileEntry(123, 45, ("x", "y"))
+    assert m.to_json() == data
+    assert Manifest.from_json({}) == Manifest()
+
+
+def test_moved_story_survives_an_incremental_run(tmp_path: Path) -> None:
+    corpus, ix = tmp_path / "corpus", tmp_path / "ix"
+    write_jsonl(corpus / "a.jsonl", SAMPLE[:2])
+    index_corpus(corpus, ix)
+    (corpus / "a.jsonl").unlink()
+    write_jsonl(corpus / "b.jsonl", SAMPLE[:2])
+    report = index_corpus(corpus, ix)
+    assert (report.deleted, report.total) == (0, 2)
+    assert total(ix) == 2
+    # The stored source follows the story to its new file.
+    service = SearchService(ix)
+    assert service.get_article("coffee1").source.endswith("b.jsonl")
+
+
+# -- run summaries --------------------------------------------------------------------------
+
+
+def test_titles_made_are_counted_and_stored_marked(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_jsonl(
+        corpus / "untitled.jsonl",
+        [
+            {"id": "u1", "body": "Coffee exports fell in March. More."},
+            {"id": "u2", "lead": "Gold rose.", "body": "Text."},
+            {"id": "t1", "title": "Printed", "body": "Text."},
+            {"id": "none", "body": ""},
+        ],
+    )
+    done = CliRunner().invoke(
+        index_command, ["--corpus", str(corpus), "--index", str(tmp_path / "ix"), "-q"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "2 titles made from the lead or body" in done.output
+    assert "article 'none' has no 'title', and no 'lead' or 'body'" in done.output
+    gen = store.current_generation(tmp_path / "ix")
+    assert gen is not None
+    from whoosh import index as whoosh_index
+
+    with whoosh_index.open_dir(str(gen)).searcher() as s:
+        docs = {d["id"]: json.loads(d["doc"]) for d in s.all_stored_fields()}
+    assert docs["u1"]["title"] == "Coffee exports fell in March."
+    assert docs["u1"]["title_made"] is True and docs["u2"]["title_made"] is True
+    assert "title_made" not in docs["t1"]
+    assert total(tmp_path / "ix", "coffee") == 1  # the made title is searchable
+
+
+def test_noop_run_says_what_was_unchanged(tmp_path: Path, sample_corpus: Path) -> None:
+    args = ["--corpus", str(sample_corpus.parent), "--index", str(tmp_path / "ix"), "-q"]
+    first = CliRunner().invoke(index_command, args)
+    assert first.exit_code == 0 and "5 added" in first.output
+    again = CliRunner().invoke(index_command, args)
+    assert again.exit_code == 0
+    assert again.output.strip() == f"nothing changed: 5 stories in 1 file ({tmp_path / 'ix'})"
+
+
+def test_check_of_a_folder_without_index_says_so_once(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "missing"):
+        done = CliRunner().invoke(check_command, ["--index", str(folder)])
+        assert done.exit_code == 1
+        assert done.output.strip().splitlines() == [
+            f"Error: no index in {folder}: build one with `searchapp index --index {folder}`"
+        ]

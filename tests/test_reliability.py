@@ -1,10 +1,10 @@
-"""Reliability: kill -9 while indexing, a second indexer, searches during commits, disk full,
-damaged index files, costly queries, and a short load run.
+"""Reliability: a second indexer, searches during commits, disk full, damaged index files,
+costly queries, and a short load run (kill -9 while indexing: tests/test_kills.py).
 
 Loop sizes come from the environment so that CI stays short and tools/soak.py can run the
 full-size loops with the same code:
 
-    SEARCHAPP_KILLS          kills per mode (default 4; soak: 20+)
+    SEARCHAPP_KILLS          kills per mode in tests/test_kills.py (default 4; soak: 20+)
     SEARCHAPP_LOAD_SECONDS   load-test duration (default 5; soak: 60)
     SEARCHAPP_LOAD_OUT       if set, the load test writes its p50/p95 there as JSON
     SEARCHAPP_SEED           seed of the random kill delays (default: random, printed)
@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -44,10 +43,6 @@ LOAD_SECONDS = float(os.environ.get("SEARCHAPP_LOAD_SECONDS", "5"))
 SEED = int(os.environ.get("SEARCHAPP_SEED", str(random.randrange(1_000_000))))
 
 PER_FILE = 250  # stories per generated .jsonl file
-# 6 files = 1,500 stories: one uncut CLI run takes ~2 s on 2 cores, long enough for a kill to
-# land in every phase (start-up, reading, analysis, commit, fsync, switch, clean-up).
-BASE_FILES = 4
-BATCH_FILES = 2
 
 VOCABULARY = (
     "market price trade coffee crude gold bank rate growth export import deficit budget "
@@ -135,96 +130,6 @@ def assert_clean(index: Path) -> None:
     # Whoosh writes its TOC as _MAIN_N.toc.<timestamp> and renames it.
     temps += [p.name for p in live.glob("_MAIN_*.toc.*")]
     assert temps == [], f"temporaries left behind: {temps}"
-
-
-def run_and_kill(args: list[str], delay: float) -> int | None:
-    """Start the indexer CLI, SIGKILL it after delay s; return its exit code if it finished."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "searchapp.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill reaches any child it forks
-    )
-    try:
-        return proc.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        return None
-
-
-def timed_cli(*args: str) -> float:
-    """Run the CLI to completion (asserting success) and return its wall time."""
-    started = time.monotonic()
-    done = cli(*args)
-    assert done.returncode == 0, done.stderr
-    return time.monotonic() - started
-
-
-# -- 1. kill -9 during indexing -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("mode", ["add", "update", "rebuild"])
-def test_kill9_during_indexing_leaves_old_or_new_index(tmp_path: Path, mode: str) -> None:
-    rng = random.Random(f"{SEED}-{mode}")
-    print(f"SEARCHAPP_SEED={SEED} mode={mode} kills={KILLS}")
-    corpus = tmp_path / "corpus"
-    index = tmp_path / "index"
-    common = ["index", "--corpus", str(corpus), "--index", str(index), "-q"]
-    for part in range(BASE_FILES + (BATCH_FILES if mode == "update" else 0)):
-        write_part(corpus, part)
-    batch = range(BASE_FILES, BASE_FILES + BATCH_FILES)
-    small, big = BASE_FILES * PER_FILE, (BASE_FILES + BATCH_FILES) * PER_FILE
-    duration = timed_cli(*common)
-    edition = 1
-    outcomes: dict[str, int] = {"old": 0, "new": 0}
-
-    for _kill in range(KILLS):
-        # Bring the corpus to the "new" state this run should reach, from the indexed "old".
-        args = list(common)
-        if mode == "update":
-            old, new = big, big
-            edition = 3 - edition  # 1 <-> 2: every story of every file changes
-            for part in range(BASE_FILES + BATCH_FILES):
-                write_part(corpus, part, edition)
-        elif mode == "add":
-            # Back to the small corpus first (a normal delete run), then add the batch.
-            for part in batch:
-                (corpus / f"part{part}.jsonl").unlink(missing_ok=True)
-            if count(index) != small:
-                timed_cli(*common)
-            old, new = small, big
-            for part in batch:
-                write_part(corpus, part)
-        else:
-            old = count(index)
-            new = small if old == big else big
-            for part in batch:
-                if new == big:
-                    write_part(corpus, part)
-                else:
-                    (corpus / f"part{part}.jsonl").unlink()
-            args.append("--rebuild")
-
-        # Up to 1.5x an uncut run: most kills land mid-run, some after it finished.
-        delay = rng.uniform(0.05, duration * 1.5)
-        rc = run_and_kill(args, delay)
-        assert rc in (None, 0), f"the indexer failed on its own (exit {rc})"
-        got = assert_healthy(index, {old, new})
-        if mode == "update":
-            # One generation is all old or all new: never a mix of versions.
-            assert editions(index) in ({f"edition{3 - edition}"}, {f"edition{edition}"})
-        if mode == "update":
-            outcomes["new" if editions(index) == {f"edition{edition}"} else "old"] += 1
-        else:
-            outcomes["new" if got == new else "old"] += 1
-
-        duration = max(duration, timed_cli(*args[:-1] if mode == "rebuild" else args))
-        assert_healthy(index, {new})
-        if mode == "update":
-            assert editions(index) == {f"edition{edition}"}
-        assert_clean(index)
-    print(f"{mode}: {outcomes} (uncut run {duration:.1f} s)")
 
 
 # -- 2. a second indexer while one runs -----------------------------------------------------
@@ -412,6 +317,7 @@ def live_corpus(tmp_path: Path) -> tuple[Path, Path]:
     return corpus, index
 
 
+@pytest.mark.slow  # concurrency: ten commits under eight searching threads
 def test_http_searches_during_commits(
     live_corpus: tuple[Path, Path], server_factory: Callable[[Path], Server]
 ) -> None:
@@ -428,6 +334,7 @@ def test_http_searches_during_commits(
     _run_clients(query, corpus, index, server.errors)
 
 
+@pytest.mark.slow  # concurrency: ten commits under eight searching threads
 def test_inprocess_searches_during_commits(live_corpus: tuple[Path, Path]) -> None:
     corpus, index = live_corpus
     service = SearchService(index)  # one service shared by every thread, as in the web app
@@ -714,6 +621,7 @@ LOAD_CLIENTS = 4
 MAX_REQUESTS = 200_000  # a bound in count as well as in time
 
 
+@pytest.mark.slow  # concurrency/load: tools/soak.py runs it at full size
 def test_load(guard_index: Path, server_factory: Callable[[Path], Server]) -> None:
     server = server_factory(guard_index)
     urls = [f"{server.base}/api/search?{urllib.parse.urlencode(p)}" for p in LOAD_MIX]

@@ -710,6 +710,7 @@ def test_openapi_describes_every_api_route(client: Any, app: Any) -> None:
         "to",
         "facet_limit",
         "like",
+        "strict",
     }
 
 
@@ -719,14 +720,15 @@ def test_openapi_describes_every_api_route(client: Any, app: Any) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ('q="unclosed', 'the query has an unmatched double quote ("): close the phrase'),
+        ('strict=1&q="unclosed', 'the query has an unmatched double quote ("): close the phrase'),
         ("page=abc", 'page "abc" is not a whole number: use e.g. page=1'),
         ("sort=best", 'sort "best" is not known: use relevance, newest, oldest'),
         ("per_page=1000", "per_page 1000 is out of range: use 1 to 100"),
         ("page=99", "page 99 is past the last page"),
         ("from=yesterday", '--from "yesterday" is not a date'),
         ("from=2017&to=2016", "--from 2017 is after --to 2016: swap them"),
-        ("q=nosuchfield:x", 'unknown field "nosuchfield:" in the query'),
+        ("strict=1&q=nosuchfield:x", 'unknown field "nosuchfield:" in the query'),
+        ("strict=maybe", 'strict "maybe" is not a yes/no value'),
         ("q=" + "a" * 301, "the query is 301 characters long; at most 300 are accepted"),
     ],
 )
@@ -741,14 +743,14 @@ def test_bad_queries_are_400(client: Any, query: str, message: str) -> None:
 
 
 def test_bad_query_keeps_the_query_and_filters(client: Any) -> None:
-    text = html(client.get('/?q="oil&section=Energy&sort=oldest'))
+    text = html(client.get('/?q="oil&section=Energy&sort=oldest&strict=1'))
     assert 'value="&#34;oil"' in text
     assert '<input type="hidden" name="section" value="Energy">' in text
     assert '<input type="hidden" name="sort" value="oldest">' in text
 
 
 def test_export_bad_query_is_400_before_streaming(client: Any) -> None:
-    response = client.get('/api/export.csv?q="oops')
+    response = client.get('/api/export.csv?q="oops&strict=1')
     assert response.status_code == 400
     assert "unmatched double quote" in response.get_json()["error"]
     response = client.get("/api/export.jsonl?sort=newset")
@@ -852,7 +854,7 @@ def assert_security_headers(response: Any) -> None:
         ("GET", "/static/app.css", 200),
         ("GET", "/static/app.js", 200),
         ("GET", "/static/favicon.svg", 200),
-        ("GET", "/?q=%22", 400),
+        ("GET", "/?q=%22&strict=1", 400),
         ("GET", "/api/search?page=0", 400),
         ("GET", "/article/missing", 404),
         ("GET", "/static/missing.css", 404),

@@ -2,8 +2,9 @@
 
     python tools/soak.py [--kills 20] [--load-seconds 60] [--load-out soak-load.json]
 
-The tests are the ones CI runs (tests/test_reliability.py) with bigger loop sizes passed in the
-environment, so the soak and CI can never drift apart. Exit status: pytest's (0 = all passed).
+The tests are the ones CI runs (tests/test_kills.py, tests/test_reliability.py) with bigger
+loop sizes passed in the environment, so the soak and CI can never drift apart.
+Exit status: pytest's (0 = all passed).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SELECTIONS = {
-    "kill -9 during indexing": "test_kill9_during_indexing",
-    "searches during commits": "searches_during_commits",
-    "load": "test_load",
+    "kill -9 of the indexer alone": ("tests/test_kills.py", "parent"),
+    "kill -9 of one child alone": ("tests/test_kills.py", "child"),
+    "searches during commits": ("tests/test_reliability.py", "searches_during_commits"),
+    "load": ("tests/test_reliability.py", "test_load"),
 }
 
 
@@ -40,10 +42,10 @@ def main() -> int:
         env["SEARCHAPP_SEED"] = str(args.seed)
 
     results: list[tuple[str, int, float]] = []
-    for label, selector in SELECTIONS.items():
+    for label, (path, selector) in SELECTIONS.items():
         started = time.monotonic()
         # -s shows each test's own summary lines (kill outcomes, seed, latencies).
-        cmd = [sys.executable, "-m", "pytest", "tests/test_reliability.py", "-k", selector]
+        cmd = [sys.executable, "-m", "pytest", path, "-k", selector]
         rc = subprocess.call([*cmd, "-q", "-s", "-p", "no:cacheprovider"], cwd=REPO, env=env)
         results.append((label, rc, time.monotonic() - started))
 

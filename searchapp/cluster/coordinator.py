@@ -163,8 +163,9 @@ class ClusterService:
 
     def _evaluate(
         self, req: SearchRequest, need: int
-    ) -> tuple[dict[int, Part], dict[int, str], SearchRequest, Any]:
-        """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request."""
+    ) -> tuple[dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str]]:
+        """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request,
+        the like query and the phrases read as words."""
         check_request(req)
         base, like = self._like(req)
         for attempt in range(3):
@@ -175,8 +176,9 @@ class ClusterService:
             resolved = {name: values.resolve(name, vals) for name, vals in req.filters().items()}
             sub = base.with_filters(resolved)
             stats = merge.collection(dfs.values())
+            relax = merge.relaxed(dfs.values())
             args = {
-                k: (d.genkey, sub, stats, need, like, req.like if req.like else None)
+                k: (d.genkey, sub, stats, need, like, req.like if req.like else None, relax)
                 for k, d in dfs.items()
             }
             try:
@@ -185,7 +187,7 @@ class ClusterService:
                 if attempt == 2:
                     raise
                 continue  # an update landed between the phases: evaluate again
-            return parts, {**down, **down2}, sub, like
+            return parts, {**down, **down2}, sub, like, relax
         raise AssertionError("unreachable")
 
     def search(self, req: SearchRequest) -> SearchPage:
@@ -204,7 +206,7 @@ class ClusterService:
 
     def _search(self, req: SearchRequest) -> SearchPage:
         lo = (req.page - 1) * req.per_page
-        parts, down, sub, like = self._evaluate(req, lo + req.per_page)
+        parts, down, sub, like, relax = self._evaluate(req, lo + req.per_page)
         total = sum(p.total for p in parts.values())
         pages = max(1, -(-total // req.per_page))
         if req.page > pages:
@@ -215,24 +217,29 @@ class ClusterService:
         sort = next(iter(parts.values())).sort if parts else req.sort
         facets, truncated = merge.facets(parts.values(), req.facet_limit)
         picked = merge.order(parts, sort, lo + req.per_page)[lo:]
-        hits = self._fetch(parts, sub, picked, like)
+        hits = self._fetch(parts, sub, picked, like, relax)
+        first = next(iter(parts.values())) if parts else None
+        alls = [p.total_all for p in parts.values() if p.total_all is not None]
         page = SearchPage(
             query=req.q if not req.like else f"like:{req.like}",
             total=total, page=req.page, per_page=req.per_page, took_ms=0.0, sort=sort,
             hits=hits, facets=facets, truncated=truncated, request=sub,
+            total_all=sum(alls) if alls else None,
+            reading=first.reading if first else None,
         )
         page.partial = self._partial(down)
-        if req.q.strip() and not req.like and total < SUGGEST_BELOW and not down:
+        if first and first.has_query and not req.like and total < SUGGEST_BELOW and not down:
             self._suggest_correction(req, page)
         return page
 
     def _fetch(
-        self, parts: dict[int, Part], sub: SearchRequest, picked: list[merge.Picked], like: Any
+        self, parts: dict[int, Part], sub: SearchRequest, picked: list[merge.Picked], like: Any,
+        relax: frozenset[str],
     ) -> list[Any]:
         by_shard: dict[int, list[tuple[int, float | None]]] = {}
         for shard, doc, score in picked:
             by_shard.setdefault(shard, []).append((doc, score))
-        args = {k: (parts[k].genkey, sub, docs, like) for k, docs in by_shard.items()}
+        args = {k: (parts[k].genkey, sub, docs, like, relax) for k, docs in by_shard.items()}
         answers, down = self._scatter("fetch", args)
         if down:
             raise NoIndexError(f"a shard went down while reading the page ({self._partial(down)})"
@@ -258,17 +265,19 @@ class ClusterService:
             page.hits = other.hits
             page.facets = other.facets
             page.truncated = other.truncated
+            page.total_all = other.total_all
+            page.reading = other.reading
             page.corrected_query = fixed
 
     def ranking(self, req: SearchRequest, need: int) -> list[tuple[str, float | None]]:
         """Return the first `need` (id, unrounded score) pairs: the order and scores a page
         shows, to compare with one index to the last decimal."""
-        parts, down, sub, like = self._evaluate(req, need)
+        parts, down, sub, like, relax = self._evaluate(req, need)
         if down:
             raise ShardsDown(self._partial(down) or "")
         sort = next(iter(parts.values())).sort
         picked = merge.order(parts, sort, need)
-        hits = self._fetch(parts, replace(sub, snippets=False), picked, like)
+        hits = self._fetch(parts, replace(sub, snippets=False), picked, like, relax)
         return [(h.id, s) for h, (_k, _d, s) in zip(hits, picked, strict=True)]
 
     # -- the rest of SearchService's API --------------------------------------------------
@@ -277,7 +286,7 @@ class ClusterService:
         """Return every matching article in page order, streamed from the shards in batches.
 
         Refuses (ShardsDown) rather than export a silently smaller set."""
-        parts, down, _sub, _like = self._evaluate(req, 10**12)
+        parts, down, _sub, _like, _relax = self._evaluate(req, 10**12)
         if down:
             raise ShardsDown(f"export refused: {self._partial(down)}; try again")
         sort = next(iter(parts.values())).sort if parts else req.sort
@@ -342,7 +351,8 @@ class ClusterService:
         values = self._values(dfs)
         sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters().items()})
         stats = merge.collection(dfs.values())
-        args = {k: (d.genkey, sub, stats, fn, like, req.like) for k, d in dfs.items()}
+        relax = merge.relaxed(dfs.values())
+        args = {k: (d.genkey, sub, stats, fn, like, req.like, relax) for k, d in dfs.items()}
         answers, down2 = self._scatter("map_matches", args)
         if down or down2:
             raise ShardsDown(f"{self._partial({**down, **down2})}: try again")

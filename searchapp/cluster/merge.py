@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +26,7 @@ def collection(dfs: Iterable[Dfs]) -> CollectionStats:
     """Return the totals over every shard that BM25 needs (phase 1 of a search)."""
     count = 0
     lengths: Counter[str] = Counter()
-    freqs: Counter[tuple[str, str]] = Counter()
+    freqs: Counter[Hashable] = Counter()
     for d in dfs:
         count += d.doc_count
         lengths.update(d.field_lengths)
@@ -48,10 +48,10 @@ class Values(FacetData):
 
 
 def _key(sort: str, k: Key) -> tuple[Any, ...]:
-    score, ts, dated, _doc, _id = k
-    # As results.top (score, then newest) and Generation.newest/oldest (undated last).
+    score, ts, dated, _doc, _id, every = k
+    # As results.top (all words first, score, then newest) and Generation.newest/oldest.
     if sort == "relevance":
-        return (-(score or 0.0), -ts)
+        return (not every, -(score or 0.0), -ts)
     if sort == "newest":
         return (not dated, -ts)
     return (not dated, ts)
@@ -64,6 +64,15 @@ def order(parts: dict[int, Part], sort: str, need: int) -> list[Picked]:
     keyed.sort(key=lambda item: item[1][4], reverse=sort != "oldest")
     keyed.sort(key=lambda item: _key(sort, item[1]))  # stable: ties stay in id order
     return [(shard, k[3], k[0]) for shard, k in keyed[:need]]
+
+
+def relaxed(dfs: Iterable[Dfs]) -> frozenset[str]:
+    """Return the phrases no shard holds (read as their words, as one index reads them)."""
+    held: dict[str, bool] = {}
+    for d in dfs:
+        for label, here in d.phrases.items():
+            held[label] = held.get(label, False) or here
+    return frozenset(label for label, anywhere in held.items() if not anywhere)
 
 
 def facets(

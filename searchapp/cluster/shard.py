@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from searchapp.evaluator import Evaluator
 from searchapp.facets import DATE_FACETS, TERM_FACETS
 from searchapp.generation import Generation, article_from_stored
 from searchapp.models import Article, Hit, SearchRequest
-from searchapp.query import parse_query
+from searchapp.reading import Reading, read_query
 from searchapp.scoring import CollectionStats
 from searchapp.search import SearchService, check_request
 
@@ -44,9 +45,9 @@ class GenerationMoved(SearchAppError):
     """A shard's live generation changed between two phases of one search."""
 
 
-# One sort key: (score or None, ts, has_date, docnum, id); the coordinator orders them as the
-# single index orders its documents (results.top and results.ordered: ties by id).
-Key = tuple[float | None, int, bool, int, str]
+# One sort key: (score or None, ts, has_date, docnum, id, all words?); the coordinator orders
+# them as the single index orders its documents (results.top and results.ordered).
+Key = tuple[float | None, int, bool, int, str, bool]
 
 
 @dataclass
@@ -56,8 +57,9 @@ class Dfs:
     genkey: str
     doc_count: int
     field_lengths: dict[str, int]
-    doc_freqs: dict[tuple[str, str], int]
+    doc_freqs: dict[Hashable, int]
     has_query: bool  # False: no words to rank by (an empty query, or only a "?")
+    phrases: dict[str, bool]  # each unfielded phrase: does a story here hold it?
 
 
 @dataclass
@@ -71,13 +73,16 @@ class Part:
     months: tuple[int, int] | None  # first and last month of the dated results
     sort: str  # the order the keys follow ("relevance" without a query is "newest")
     keys: list[Key] = field(default_factory=list)
+    total_all: int | None = None  # of total, the stories with every word (results.run_page)
+    reading: dict[str, Any] | None = None  # how the query was read, for the page
+    has_query: bool = False  # a query to correct (results.suggest_correction's p.q)
 
 
 class _Recorder(CollectionStats):
     """The shard's own statistics, noting every term the evaluator scores (phase 1)."""
 
-    def doc_freq(self, fieldname: str, text: str, local: int) -> int:
-        self.doc_freqs[(fieldname, text)] = local  # type: ignore[index]
+    def doc_freq(self, key: Hashable, local: int) -> int:
+        self.doc_freqs[key] = local  # type: ignore[index]
         return local
 
 
@@ -104,10 +109,16 @@ class Shard:
 
     # -- search phases --------------------------------------------------------------------
 
-    def _query(self, ev: Evaluator, req: SearchRequest, like: Any) -> Any:
+    def _reading(
+        self, ev: Evaluator, req: SearchRequest, like: Any, relax: frozenset[str] = frozenset()
+    ) -> Reading:
+        """Read the query as SearchService._prepare does; relax: the phrases no shard holds."""
         if like is not None:
-            return like
-        return parse_query(req.q, ev.searcher.schema, ev.searcher.reader())
+            return Reading(text=req.like or "", strict=True, required=like)
+        reading = read_query(req.q, ev.searcher.schema, ev.searcher.reader(), req.strict)
+        for label in relax:
+            reading.relax(label)
+        return reading
 
     def dfs(self, req: SearchRequest, like: Any = None) -> Dfs:
         """Phase 1: statistics for BM25, and the df of every term the query scores here."""
@@ -120,22 +131,26 @@ class Shard:
         recorder = _Recorder(gen.facets.n, lengths, {})
         ev = self.service.evaluator(gen)
         ev.stats = recorder
-        q = self._query(ev, req, like)
-        if q is not None:
-            ev.evaluate(q)
-        return Dfs(genkey(gen), gen.facets.n, lengths, dict(recorder.doc_freqs), q is not None)
+        reading = self._reading(ev, req, like)
+        labels = [label for label, _q, _w in reading.phrases]
+        results.match_reading(ev, reading)  # relaxes the phrases no story here holds
+        held = {label for label, _q, _w in reading.phrases}
+        return Dfs(
+            genkey(gen), gen.facets.n, lengths, dict(recorder.doc_freqs),
+            reading.query is not None, {label: label in held for label in labels},
+        )
 
     def part(
         self, expect: str, req: SearchRequest, stats: CollectionStats, need: int,
-        like: Any = None, exclude: str | None = None,
+        like: Any = None, exclude: str | None = None, relax: frozenset[str] = frozenset(),
     ) -> Part:
         """Phase 2: total, facet counts and the best `need` sort keys, scored by `stats`."""
-        return self.service._guard(self._part, expect, req, stats, need, like, exclude)
+        return self.service._guard(self._part, expect, req, stats, need, like, exclude, relax)
 
     def _select(
         self, gen: Generation, expect: str, req: SearchRequest, stats: CollectionStats,
-        like: Any, exclude: str | None,
-    ) -> tuple[Evaluator, results.Selection]:
+        like: Any, exclude: str | None, relax: frozenset[str],
+    ) -> tuple[Evaluator, results.Prepared, results.Selection]:
         if genkey(gen) != expect:
             raise GenerationMoved(self.index_dir)
         start, stop = check_request(req)
@@ -146,14 +161,15 @@ class Shard:
             skip = ev.searcher.document_number(id=exclude)
         # Filters come resolved by the coordinator against every shard's values: a value this
         # shard lacks simply selects nothing here.
-        prepared = results.Prepared(req, self._query(ev, req, like), start, stop, skip)
-        return ev, results.select(ev, prepared)
+        reading = self._reading(ev, req, like, relax)
+        prepared = results.Prepared(req, reading, start, stop, skip, relax_empty=False)
+        return ev, prepared, results.select(ev, prepared)
 
     def _part(
         self, gen: Generation, expect: str, req: SearchRequest, stats: CollectionStats,
-        need: int, like: Any, exclude: str | None,
+        need: int, like: Any, exclude: str | None, relax: frozenset[str],
     ) -> Part:
-        ev, sel = self._select(gen, expect, req, stats, like, exclude)
+        ev, prepared, sel = self._select(gen, expect, req, stats, like, exclude, relax)
         fd = ev.fd
         terms = {}
         for name in TERM_FACETS:
@@ -166,28 +182,42 @@ class Shard:
         months = fd.month[sel.final & fd.has_date]
         span = (int(months.min()), int(months.max())) if len(months) else None
         stored = ev.searcher.stored_fields
+        tier = sel.tier
         keys = [
-            (score, int(fd.ts[d]), bool(fd.has_date[d]), d, str(stored(d)["id"]))
+            (
+                score, int(fd.ts[d]), bool(fd.has_date[d]), d, str(stored(d)["id"]),
+                bool(tier[d]) if tier is not None else False,
+            )
             for d, score in results.ordered(ev, sel, need)
         ]
         total = int(sel.final.sum())
-        return Part(genkey(gen), total, terms, dates, span, sel.sort, keys)
+        reading = prepared.reading
+        # As results.run_page: tiers only mean something with two soft words or more.
+        total_all = (
+            int((sel.final & tier).sum()) if tier is not None and len(reading.words) > 1 else None
+        )
+        shown = reading.to_dict() if not reading.strict and not reading.empty else None
+        return Part(
+            genkey(gen), total, terms, dates, span, sel.sort, keys, total_all, shown,
+            reading.query is not None,
+        )
 
     def fetch(
         self, expect: str, req: SearchRequest, picked: list[tuple[int, float | None]],
-        like: Any = None,
+        like: Any = None, relax: frozenset[str] = frozenset(),
     ) -> list[Hit]:
         """Phase 3: the hits of the coordinator's page that this shard holds."""
-        return self.service._guard(self._fetch, expect, req, picked, like)
+        return self.service._guard(self._fetch, expect, req, picked, like, relax)
 
     def _fetch(
         self, gen: Generation, expect: str, req: SearchRequest,
-        picked: list[tuple[int, float | None]], like: Any,
+        picked: list[tuple[int, float | None]], like: Any, relax: frozenset[str],
     ) -> list[Hit]:
         if genkey(gen) != expect:
             raise GenerationMoved(self.index_dir)
         ev = self.service.evaluator(gen)
-        return results.hits(ev.searcher, self._query(ev, req, like), picked, req.snippets)
+        q = self._reading(ev, req, like, relax).query
+        return results.hits(ev.searcher, q, picked, req.snippets)
 
     # -- export ---------------------------------------------------------------------------
 
@@ -279,13 +309,13 @@ class Shard:
 
     def map_matches(
         self, expect: str, req: SearchRequest, stats: CollectionStats, fn: Any,
-        like: Any = None, exclude: str | None = None,
+        like: Any = None, exclude: str | None = None, relax: frozenset[str] = frozenset(),
     ) -> Any:
         """Run fn(Matches) over this shard's result set (research views, summed outside)."""
         from searchapp.search import Matches
 
         def run(gen: Generation) -> Any:
-            _ev, sel = self._select(gen, expect, req, stats, like, exclude)
+            _ev, _p, sel = self._select(gen, expect, req, stats, like, exclude, relax)
             return fn(Matches(facets=gen.facets, mask=sel.final, scores=sel.scores))
 
         return self.service._guard(run)

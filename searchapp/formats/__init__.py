@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from multiprocessing import Pool
 from pathlib import Path
 
+from searchapp.children import pool_map
 from searchapp.errors import ArticleError, CorpusError
 from searchapp.formats.jsonl import iter_jsonl
 from searchapp.formats.tass import parse_tass, read_tass_file
@@ -58,8 +58,8 @@ def read_paths(
     problems: list[ParseProblem] = []
     if workers > 1 and len(paths) > CHUNK_FILES:
         chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
-        with Pool(min(workers, len(chunks))) as pool:
-            results = pool.map(_read_chunk, chunks)
+        # Workers that die with the indexer, and a dead worker fails the run (children.py).
+        results = pool_map(_read_chunk, chunks, min(workers, len(chunks)))
     else:
         results = [_read_chunk(paths)]
     raws: list[RawArticle] = []

@@ -98,8 +98,15 @@ def _search_params(paged: bool = True) -> list[dict[str, Any]]:
         _param(
             "q",
             text,
-            'Query in Whoosh syntax (words AND by default, OR, NOT, "phrases", '
-            "wild*, fuzzy~, title:, person:, date:2017-11). Empty: every article.",
+            "Query as typed: stories with all the words first, then with some; "
+            '"phrases", +word, -word, NOT, AND/OR, wild*, fuzzy~, title:, person:, '
+            "date:2017-11 are honoured, the rest read as words (see `reading`). "
+            "Empty: every article.",
+        ),
+        _param(
+            "strict",
+            {"type": "string", "enum": ["0", "1"], "default": "0"},
+            "1: every word required, and a query that does not parse is a 400.",
         ),
         _param(
             "sort",
@@ -195,6 +202,18 @@ def openapi_spec() -> dict[str, Any]:
             "corrected_query": {
                 **nullable_string,
                 "description": "Set when no result matched and these are the suggestion's.",
+            },
+            "total_all": {
+                "type": "integer",
+                "nullable": True,
+                "description": "Of total, the stories with every word (listed first).",
+            },
+            "totals": {"type": "string", "description": "What the totals count, in words."},
+            "reading": {
+                "type": "object",
+                "nullable": True,
+                "description": "How the query was read (lenient mode): words, required, "
+                "excluded, common (left out), ignored (repairs), text (one sentence).",
             },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
             "facets": {

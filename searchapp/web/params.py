@@ -22,7 +22,7 @@ FACET_PLURALS = {f.name: f.plural for f in TERM_FACETS}
 # The sidebar lists the term facets in the table's order.
 SIDEBAR_FACETS = tuple(f.name for f in TERM_FACETS)
 # Parameters that make up a search; anything else in the URL is ignored.
-SEARCH_PARAMS = ("q", "like", "sort", "per_page", "facet_limit", "from", "to", "page")
+SEARCH_PARAMS = ("q", "like", "sort", "per_page", "facet_limit", "from", "to", "page", "strict")
 STATE_PARAMS = (*SEARCH_PARAMS, *FACET_PARAMS.values())
 MAX_FILTER_VALUES = 50  # selected values per facet: more is a crafted URL, not a person clicking
 
@@ -45,6 +45,16 @@ def values_param(args: MultiDict[str, str], name: str) -> tuple[str, ...]:
             f"{len(values)} values of {name} were given; at most {MAX_FILTER_VALUES} are accepted"
         )
     return values
+
+
+def flag_param(args: MultiDict[str, str], name: str) -> bool:
+    """Read a yes/no parameter (1/0, true/false, yes/no, on/off; absent is no)."""
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise QueryError(f'{name} "{raw[:40]}" is not a yes/no value: use {name}=1 or {name}=0')
 
 
 def parse_request(
@@ -73,6 +83,7 @@ def parse_request(
         facet_limit=int_param(args, "facet_limit", settings.facet_limit),
         like=(args.get("like") or "").strip() or None,
         snippets=snippets,
+        strict=flag_param(args, "strict"),
         **filters,
     )
 

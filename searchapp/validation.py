@@ -1,0 +1,54 @@
+"""Whether a story can be indexed: every check Whoosh could fail, made before Whoosh sees it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from searchapp.models import Article
+
+# Whoosh stores terms with a 2-byte length; a longer "word" is a blob, not text.
+MAX_WORD = 255
+MAX_FIELD_CHARS = 5_000_000
+MAX_ID_CHARS = 200
+_LONG_WORD = re.compile(rf"\w{{{MAX_WORD + 1},}}")
+_BAD_ID = re.compile(r"[\x00-\x1f\x7f/\\]")
+# A story dated more than this far ahead of the clock is a typo, not news.
+FUTURE_SLACK = timedelta(days=2)
+
+
+def validate(article: Article, now: datetime | None = None) -> str | None:
+    """Return why an article cannot be indexed, or None when it is fit.
+
+    Whoosh 2.7.5 corrupts the NEXT document (and, before a commit, the previous one's stored
+    fields) when it rejects a document halfway through add_document (whoosh-facts.md), so every
+    check that Whoosh could fail must happen here, before the writer sees the article.
+    """
+    if not article.id or len(article.id) > MAX_ID_CHARS or _BAD_ID.search(article.id):
+        return f"invalid id {article.id[:60]!r}: use 1-{MAX_ID_CHARS} printable characters"
+    if not article.title.strip():
+        return "no title: the second line of the file must be the story's title"
+    texts = [article.title, article.lead, article.body, article.section, article.place]
+    texts += list(article.topics) + list(article.persons) + [article.photo_credit]
+    for text in texts:
+        if not isinstance(text, str):
+            return f"field value {text!r} is not text"
+        if len(text) > MAX_FIELD_CHARS:
+            return f"a field holds {len(text):,} characters (at most {MAX_FIELD_CHARS:,})"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text holds characters that are not valid Unicode; re-save the file as UTF-8"
+        if "\x00" in text:
+            return "text holds NUL bytes: is it a binary file?"
+        long_word = _LONG_WORD.search(text)
+        if long_word:
+            return (
+                f"holds a {len(long_word.group()):,}-character word (at most {MAX_WORD}): "
+                "an encoded blob, not text"
+            )
+    if article.date is not None:
+        now = now or datetime.now(timezone.utc)
+        if article.date.astimezone(timezone.utc) > now + FUTURE_SLACK:
+            return f"dated {article.iso_date}, in the future: check the header date"
+    return None
