@@ -398,8 +398,9 @@ def test_cli_and_web_serve_a_sharded_index(small: dict[str, Path], cluster: Any)
     data = json.loads(out.output)
     expected = SearchService(small["one"], time_limit=LIMIT).search(SearchRequest(q="oil"))
     assert data["total"] == expected.total and data["partial"] is None
-    out = runner.invoke(search, ["oil \"unclosed", "--index", str(small["three"])])
-    assert out.exit_code == 2 and "Traceback" not in out.output
+    out = runner.invoke(search, ["oil", "--section", "enrgy", "--index", str(small["three"])])
+    assert out.exit_code == 2 and "did you mean 'Energy'" in out.output
+    assert "Traceback" not in out.output
     out = runner.invoke(main, ["stats", "--index", str(small["three"])])
     assert out.exit_code == 0 and f"stories    {120 + len(SAMPLE):,} " in out.output
     out = runner.invoke(main, ["show", "coffee2", "--index", str(small["three"])])
