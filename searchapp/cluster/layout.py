@@ -24,7 +24,8 @@ from typing import Any
 
 from searchapp import store
 from searchapp.errors import NoIndexError, SearchAppError
-from searchapp.models import ParseProblem, Report
+from searchapp.indexer import IndexReport
+from searchapp.models import ParseProblem
 
 MANIFEST = "cluster.json"
 FORMAT = 1
@@ -116,7 +117,7 @@ def read_layout_loose(index_dir: Path) -> list[Path]:
 
 def index_shard(
     corpus: str, index_dir: str, k: int, shards: int, rebuild: bool, workers: int, wait: float
-) -> Report:
+) -> IndexReport:
     """Index shard k: the ordinary Indexer, keeping only the ids that hash to k."""
     from searchapp.indexer import Indexer
 
@@ -127,9 +128,9 @@ def index_shard(
     return indexer.run(rebuild=rebuild)
 
 
-def merge_reports(reports: list[Report]) -> Report:
+def merge_reports(reports: list[IndexReport]) -> IndexReport:
     """Sum the shards' reports; a file problem every shard met is listed once."""
-    total = Report()
+    total = IndexReport()
     seen: set[tuple[str, str]] = set()
     for r in reports:
         total.added += r.added
@@ -137,6 +138,8 @@ def merge_reports(reports: list[Report]) -> Report:
         total.deleted += r.deleted
         total.unchanged += r.unchanged
         total.total += r.total
+        total.titles_made += r.titles_made
+        total.files = max(total.files, r.files)  # every shard reads every file
         for p in r.skipped:
             if (p.path, p.reason) not in seen:
                 seen.add((p.path, p.reason))
@@ -147,7 +150,7 @@ def merge_reports(reports: list[Report]) -> Report:
 def build(
     corpus: Path, index_dir: Path, *, shards: int | None = None, rebuild: bool = False,
     ray_address: str | None = None, workers: int = 1, wait: float = 5.0,
-) -> Report:
+) -> IndexReport:
     """Build or update a sharded index, one Ray task per shard (in parallel)."""
     from searchapp.cluster.raycore import connect, get, remote_function
 
