@@ -18,7 +18,7 @@ from searchapp import scoring, spelling
 from searchapp.errors import NotFoundError, QueryError
 from searchapp.evaluator import Evaluator
 from searchapp.facets import assemble
-from searchapp.generation import article_from_stored
+from searchapp.generation import Damaged, article_from_stored
 from searchapp.highlight import highlight_terms, snippet
 from searchapp.models import Hit, SearchPage, SearchRequest
 from searchapp.reading import Reading, read_query
@@ -143,6 +143,17 @@ def ordered(ev: Evaluator, sel: Selection, need: int) -> list[tuple[int, float |
     return [(int(d), None) for d in docs]
 
 
+def stored_id(searcher: Any, docnum: int) -> str:
+    """Return a story's id from its stored fields (a corrupt record is damage, not a bug)."""
+    try:
+        value = searcher.stored_fields(docnum)["id"]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise Damaged(f"a stored story cannot be read: {exc}") from exc
+    if not isinstance(value, str):
+        raise Damaged("a stored story has no text id")
+    return value
+
+
 def by_id(
     searcher: Any, docs: np.ndarray, keys: list[np.ndarray], need: int, descending: bool,
     more: Callable[[int], list[np.ndarray]] | None = None,
@@ -175,7 +186,7 @@ def by_id(
             j += 1
         if j > i:
             group = docs[i : j + 1]
-            ids = [searcher.stored_fields(int(d))["id"] for d in group]
+            ids = [stored_id(searcher, int(d)) for d in group]
             idx = sorted(range(len(group)), key=ids.__getitem__, reverse=descending)
             docs[i : j + 1] = group[idx]
         i = j + 1

@@ -181,11 +181,10 @@ class Shard:
         dates = {name: fd.count_dates(name, sel.final) for name in DATE_FACETS}
         months = fd.month[sel.final & fd.has_date]
         span = (int(months.min()), int(months.max())) if len(months) else None
-        stored = ev.searcher.stored_fields
         tier = sel.tier
         keys = [
             (
-                score, int(fd.ts[d]), bool(fd.has_date[d]), d, str(stored(d)["id"]),
+                score, int(fd.ts[d]), bool(fd.has_date[d]), d, results.stored_id(ev.searcher, d),
                 bool(tier[d]) if tier is not None else False,
             )
             for d, score in results.ordered(ev, sel, need)
