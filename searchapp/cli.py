@@ -40,6 +40,23 @@ index_option = click.option(
 )
 
 
+# A sharded index (searchapp/cluster) is served by a Ray cluster: this one, or a local one.
+ray_option = click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    default=None,
+    show_envvar=True,
+    help="Ray cluster serving a sharded index (HOST:6379 or auto; default: a local one).",
+)
+
+
+def _service(index_dir: Path, ray_address: str | None = None) -> Any:
+    """Return the service for index_dir: a sharded one through Ray, else SearchService."""
+    from searchapp.cluster import open_service
+
+    return open_service(index_dir, ray_address)
+
+
 class BadInput(click.ClickException):
     """A query or parameter the user must change: "Error: <sentence>" and exit code 2."""
 
@@ -130,6 +147,13 @@ class _Progress:
     show_default=True,
     help="Seconds to wait for another indexer to finish before giving up.",
 )
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Split the index into N shards served by Ray (see docs/cluster.md).",
+)
+@ray_option
 def index(
     corpus: Path,
     index_dir: Path,
@@ -139,21 +163,30 @@ def index(
     verbose: bool,
     optimize: bool,
     wait: float,
+    shards: int | None,
+    ray_address: str | None,
 ) -> None:
     """Index the articles in CORPUS (only what changed, unless --rebuild)."""
+    from searchapp.cluster.layout import build, is_cluster
     from searchapp.indexer import index_corpus
 
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
-        report = index_corpus(
-            corpus,
-            index_dir,
-            rebuild=rebuild,
-            workers=workers,
-            progress=progress,
-            wait=wait,
-            optimize=optimize,
-        )
+        if shards is not None or is_cluster(index_dir):
+            report = build(
+                corpus, index_dir, shards=shards, rebuild=rebuild, ray_address=ray_address,
+                wait=wait,
+            )
+        else:
+            report = index_corpus(
+                corpus,
+                index_dir,
+                rebuild=rebuild,
+                workers=workers,
+                progress=progress,
+                wait=wait,
+                optimize=optimize,
+            )
     except SearchAppError as exc:
         progress.close()
         _fail(exc)
@@ -260,6 +293,7 @@ def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="Every word required; a query that does not parse is an error (for scripts).",
 )
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal).")
+@ray_option
 def search(
     query: str,
     index_dir: Path,
@@ -271,6 +305,7 @@ def search(
     like: str | None,
     strict: bool,
     color: bool | None,
+    ray_address: str | None,
     **params: Any,
 ) -> None:
     """Search the archive. An empty QUERY lists every article, newest first.
@@ -281,8 +316,6 @@ def search(
     date:[2017-11-01 TO 2017-11-30], date:yesterday are honoured; what does not parse is
     read as words, and the first line says how. --strict: every word required, errors.
     """
-    from searchapp.search import SearchService
-
     req = SearchRequest(
         q=query,
         page=page,
@@ -295,8 +328,8 @@ def search(
         snippets=fmt in ("text", "json"),
         strict=strict,
     ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
-    service = SearchService(index_dir)
     try:
+        service = _service(index_dir, ray_address)
         if fmt in ("jsonl", "csv"):
             _export(service.export(req), fmt)
             return
@@ -310,6 +343,8 @@ def search(
         from searchapp.textout import print_page
 
         print_page(result, use_color, facet_limit)
+    if result.partial:
+        click.echo(f"partial answer: {result.partial}", err=True)
 
 
 main.add_command(search)
@@ -333,10 +368,8 @@ def search_main() -> None:
 )
 def show(article_id: str, index_dir: Path, fmt: str) -> None:
     """Print one story in full: ID as `search` lists it (e.g. 000_fb76c108e539c208)."""
-    from searchapp.search import SearchService
-
     try:
-        article = SearchService(index_dir).get_article(article_id.strip())
+        article = _service(index_dir).get_article(article_id.strip())
     except SearchAppError as exc:
         _fail(exc)
         return
@@ -352,12 +385,12 @@ def show(article_id: str, index_dir: Path, fmt: str) -> None:
 # -- suggest, stats, serve ------------------------------------------------------------------
 
 
-def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
+def _ask(
+    index_dir: Path, method: str, *args: Any, ray_address: str | None = None, **kwargs: Any
+) -> Any:
     """Call one SearchService method; a core error becomes its exit code and sentence."""
-    from searchapp.search import SearchService
-
     try:
-        return getattr(SearchService(index_dir), method)(*args, **kwargs)
+        return getattr(_service(index_dir, ray_address), method)(*args, **kwargs)
     except SearchAppError as exc:
         _fail(exc)
 
@@ -367,9 +400,10 @@ def _ask(index_dir: Path, method: str, *args: Any, **kwargs: Any) -> Any:
 @index_option
 @click.option("--limit", type=click.IntRange(1, 50), default=8, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
+@ray_option
+def suggest(prefix: str, index_dir: Path, limit: int, fmt: str, ray_address: str | None) -> None:
     """Suggest completions of PREFIX from persons, topics and titles."""
-    items = _ask(index_dir, "suggest", prefix, limit=limit)
+    items = _ask(index_dir, "suggest", prefix, limit=limit, ray_address=ray_address)
     if fmt == "json":
         click.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
@@ -380,9 +414,10 @@ def suggest(prefix: str, index_dir: Path, limit: int, fmt: str) -> None:
 @main.command()
 @index_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def stats(index_dir: Path, fmt: str) -> None:
+@ray_option
+def stats(index_dir: Path, fmt: str, ray_address: str | None) -> None:
     """Show what the index holds."""
-    data = _ask(index_dir, "stats")
+    data = _ask(index_dir, "stats", ray_address=ray_address)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -425,7 +460,11 @@ def check(index_dir: Path) -> None:
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Do not log requests.")
 @click.option("--debug", is_flag=True, help="Flask's development server, with reloader.")
-def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debug: bool) -> None:
+@ray_option
+def serve(
+    index_dir: Path, host: str, port: int, threads: int, quiet: bool, debug: bool,
+    ray_address: str | None,
+) -> None:
     """Serve the search page and JSON API (waitress; Flask's server only with --debug).
 
     Logs one line per request to stderr in the Common Log Format (--quiet: none).
@@ -433,7 +472,12 @@ def serve(index_dir: Path, host: str, port: int, threads: int, quiet: bool, debu
     from searchapp.config import Settings
     from searchapp.web.server import run
 
-    sys.exit(run(Settings(index_dir=index_dir), host, port, threads, quiet=quiet, debug=debug))
+    settings = Settings(index_dir=index_dir, ray_address=ray_address)
+    try:
+        code = run(settings, host, port, threads, quiet=quiet, debug=debug)
+    except SearchAppError as exc:  # a sharded index whose Ray cluster cannot be reached
+        _fail(exc)
+    sys.exit(code)
 
 
 # -- research views: trends, compare, related, significant (cli_research.py) ------------------

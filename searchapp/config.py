@@ -22,6 +22,10 @@ class Settings:
         default_factory=lambda: _env_path("SEARCHAPP_INDEX", "index"),
         metadata={"help": "Index directory (also $SEARCHAPP_INDEX)."},
     )
+    ray_address: str | None = field(
+        default_factory=lambda: os.environ.get("RAY_ADDRESS") or None,
+        metadata={"help": "Ray cluster serving a sharded index (also $RAY_ADDRESS)."},
+    )
     max_query_chars: int = field(
         default=MAX_QUERY_CHARS, metadata={"help": "Longest query text accepted (longer: 400)."}
     )

@@ -10,7 +10,7 @@ through Whoosh's own matcher. Every step checks an explicit Deadline, which work
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,13 +69,27 @@ def date_range(ts: np.ndarray, start: int | None, end: int | None) -> np.ndarray
     return mask
 
 
+def word_key(q: Any) -> tuple[str, ...]:
+    """Name a typed word by its field terms: its document frequency across shards adds up."""
+    terms = sorted(
+        f"{c.fieldname}:{c.text}" for c in q.subqueries
+        if isinstance(c, query.Term) and isinstance(c.text, str)
+    )
+    return ("word", *terms)
+
+
 class Evaluator:
     """Evaluates query trees over one generation with one thread's searcher, by a deadline."""
 
-    def __init__(self, gen: Generation, searcher: Any, deadline: Deadline) -> None:
+    def __init__(
+        self, gen: Generation, searcher: Any, deadline: Deadline,
+        stats: scoring.CollectionStats | None = None,
+    ) -> None:
         self.gen = gen
         self.searcher = searcher
         self.deadline = deadline
+        # None: BM25 uses this generation's N/df/avgdl; a shard gets the whole cluster's.
+        self.stats = stats
         self.fd = gen.facets
 
     def _field_tf(self, fieldname: str, ids: np.ndarray, tf: np.ndarray, boost: float) -> Any:
@@ -84,8 +98,17 @@ class Evaluator:
         lengths = self.gen.lengths(self.searcher, fieldname) if field.scorable else None
         if lengths is None:
             return scoring.field_tf(tf, None, 1.0, boost)
-        avg = self.gen.avg_length(self.searcher, fieldname)
+        if self.stats is None:
+            avg = self.gen.avg_length(self.searcher, fieldname)
+        else:
+            avg = self.stats.avg_length(fieldname)
         return scoring.field_tf(tf, lengths[ids], avg, boost)
+
+    def _idf(self, key: Hashable, local_df: int) -> float:
+        """idf from this generation's counts, or from the whole collection's (self.stats)."""
+        if self.stats is None:
+            return scoring.idf(self.fd.n, local_df)
+        return scoring.idf(self.stats.doc_count, self.stats.doc_freq(key, local_df))
 
     def term_scores(self, q: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return (document numbers, BM25 scores) of one term in one field (scoring.py)."""
@@ -93,7 +116,7 @@ class Evaluator:
         if len(ids) == 0:
             return ids, weights
         tf = self._field_tf(q.fieldname, ids, weights, 1.0)
-        scores = scoring.saturate(tf, scoring.idf(self.fd.n, len(ids)))
+        scores = scoring.saturate(tf, self._idf((q.fieldname, q.text), len(ids)))
         return ids, scores * q.boost
 
     def word(self, q: Word) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +145,7 @@ class Evaluator:
                 present[ids] = True
         docs = np.flatnonzero(present)
         if len(docs):
-            word_idf = scoring.idf(fd.n, len(docs))
+            word_idf = self._idf(word_key(q), len(docs))
             scores[docs] += scoring.saturate(weighted[docs], word_idf)
         mask = (present | other) & fd.live
         return mask, np.where(mask, scores * q.boost, 0.0)

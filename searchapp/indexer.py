@@ -127,6 +127,7 @@ class Indexer:
         workers: int | None = None,
         progress: Progress | None = None,
         lock_wait: float = 5.0,
+        keep: Callable[[str], bool] | None = None,
     ) -> None:
         self.corpus = corpus
         self.index_dir = index_dir
@@ -134,6 +135,8 @@ class Indexer:
         self.progress = progress or _noop
         self.lock_wait = lock_wait
         self.optimize = False
+        # A shard of a cluster indexes only the story ids it owns (searchapp/cluster/layout.py).
+        self.keep = keep
 
     def run(self, rebuild: bool = False, optimize: bool = False) -> IndexReport:
         """Bring the index up to date with the corpus (or rebuild it from scratch).
@@ -201,6 +204,8 @@ class Indexer:
         seen: set[str] = set()
         now = datetime.now(timezone.utc)
         for article in _split(raws, vocab):
+            if self.keep is not None and not self.keep(article.id):
+                continue
             reason = validate(article, now)
             if reason is None and article.id in seen:
                 reason = f"duplicate id {article.id!r}: another file already holds this story"

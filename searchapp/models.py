@@ -204,6 +204,8 @@ class SearchPage:
     suggestion: str | None = None
     corrected_query: str | None = None
     request: SearchRequest | None = None
+    # A sharded index with shards down: "2 of 3 shards answered (...)"; None when complete.
+    partial: str | None = None
     # Of `total`, the stories holding every searched word (None: not a lenient word search).
     total_all: int | None = None
     reading: dict[str, Any] | None = None  # how the query was read (reading.Reading.to_dict)
@@ -241,6 +243,7 @@ class SearchPage:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "corrected_query": self.corrected_query,
+            "partial": self.partial,
             "total_all": self.total_all,
             "totals": self.totals_text,
             "reading": self.reading,

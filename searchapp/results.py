@@ -7,6 +7,7 @@ stories' stored fields are read. Newest/oldest pages come from orders the Genera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from searchapp import dupes, scoring, spelling
 from searchapp.errors import NotFoundError, QueryError
 from searchapp.evaluator import Evaluator
 from searchapp.facets import assemble
-from searchapp.generation import article_from_stored
+from searchapp.generation import Damaged, article_from_stored
 from searchapp.highlight import highlight_terms, snippet
 from searchapp.models import Hit, SearchPage, SearchRequest
 from searchapp.reading import Reading, read_query
@@ -32,6 +33,9 @@ class Prepared:
     start: int | None  # date bounds, epoch seconds
     stop: int | None
     exclude: int | None = None  # the story a "more like this" query starts from
+    # False on a shard of a sharded index: which phrases no story holds is decided over every
+    # shard (searchapp/cluster), so a phrase missing here still matches nothing here.
+    relax_empty: bool = True
 
     @property
     def q(self) -> Any:
@@ -67,7 +71,7 @@ def like_query(searcher: Any, article_id: str) -> tuple[Any, int]:
 
 
 def match_reading(
-    ev: Evaluator, reading: Reading
+    ev: Evaluator, reading: Reading, relax_empty: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Return (matching stories, scores, all-words tier) of a reading.
 
@@ -86,7 +90,7 @@ def match_reading(
         base, scores = fd.live.copy(), np.zeros(fd.n)
     for label, phrase, _words in list(reading.phrases):
         m, sc = ev.evaluate(phrase)
-        if m.any():
+        if m.any() or not relax_empty:
             base &= m
             scores += sc
         else:
@@ -107,7 +111,7 @@ def match_reading(
 def select(ev: Evaluator, p: Prepared) -> Selection:
     """Compute the query's documents, each filter's, and the final result set."""
     fd = ev.fd
-    base, scores, tier = match_reading(ev, p.reading)
+    base, scores, tier = match_reading(ev, p.reading, p.relax_empty)
     if p.exclude is not None:
         base[p.exclude] = False
     filters = {name: fd.value_mask(name, values) for name, values in p.req.filters().items()}
@@ -130,7 +134,63 @@ def ordered(ev: Evaluator, sel: Selection, need: int) -> list[tuple[int, float |
     if sel.sort == "relevance":
         return top(ev, sel.final, sel.scores, need, sel.tier)
     order = ev.gen.newest if sel.sort == "newest" else ev.gen.oldest
-    return [(int(d), None) for d in order[sel.final[order]][:need]]
+    seq = order[sel.final[order]]
+    ts, dated = ev.fd.ts[seq[: need + 1]], ev.fd.has_date[seq[: need + 1]]
+    docs = by_id(
+        ev.searcher, seq, [ts, dated], need, descending=sel.sort == "newest",
+        more=lambda n: [ev.fd.ts[seq[:n]], ev.fd.has_date[seq[:n]]],
+    )
+    return [(int(d), None) for d in docs]
+
+
+def stored_id(searcher: Any, docnum: int) -> str:
+    """Return a story's id from its stored fields (a corrupt record is damage, not a bug)."""
+    try:
+        value = searcher.stored_fields(docnum)["id"]
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise Damaged(f"a stored story cannot be read: {exc}") from exc
+    if not isinstance(value, str):
+        raise Damaged("a stored story has no text id")
+    return value
+
+
+def by_id(
+    searcher: Any, docs: np.ndarray, keys: list[np.ndarray], need: int, descending: bool,
+    more: Callable[[int], list[np.ndarray]] | None = None,
+) -> np.ndarray:
+    """Return the first `need` of docs (sorted by keys, given for a prefix of docs), stories
+    equal on every key ordered by their id (descending or not) instead of document number.
+
+    Document numbers depend on how an index was built (one folder, or shards that number their
+    own); ids do not, so one index and a sharded one order ties alike. Only the tied stories
+    within reach of the page have their ids read; more(n) gives the keys of a longer prefix
+    when the group tied with the last story shown runs past the keys given.
+    """
+    end = min(need, len(docs))
+    if end <= 0:
+        return docs[:0]
+    while True:
+        stacked = np.stack(keys)
+        same = np.all(stacked[:, 1:] == stacked[:, :-1], axis=0)  # docs i and i+1 tie
+        known = stacked.shape[1]
+        while end < known and same[end - 1]:
+            end += 1
+        if end < known or known >= len(docs) or more is None:
+            break
+        keys = more(min(len(docs), known * 2))
+    docs = docs[:end].copy()
+    i = 0
+    while i < end:
+        j = i
+        while j + 1 < end and same[j]:
+            j += 1
+        if j > i:
+            group = docs[i : j + 1]
+            ids = [stored_id(searcher, int(d)) for d in group]
+            idx = sorted(range(len(group)), key=ids.__getitem__, reverse=descending)
+            docs[i : j + 1] = group[idx]
+        i = j + 1
+    return docs[:need]
 
 
 def top(
@@ -141,14 +201,26 @@ def top(
     tier: np.ndarray | None = None,
 ) -> list[tuple[int, float | None]]:
     """Return the best `need` results as (docnum, score): stories with every word first,
-    then by score, ties newest first."""
+    then by score, ties newest first, then by id (by_id)."""
     docs = np.flatnonzero(final)
     if scores is None or len(docs) == 0 or need == 0:
         return []
     doc_scores = np.round(scores[docs], 9)
     top_tier = tier[docs].astype(np.int8) if tier is not None else None
-    order = scoring.ranked(docs, doc_scores, top_tier, ev.fd.ts, need)
-    return [(int(docs[i]), float(doc_scores[i])) for i in order]
+    ts = ev.fd.ts
+
+    def ranked(n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        order = scoring.ranked(docs, doc_scores, top_tier, ts, n)
+        tiers = top_tier[order] if top_tier is not None else np.zeros(len(order), np.int8)
+        return order, [tiers, doc_scores[order], ts[docs[order]]]
+
+    order, keys = ranked(need + 1)
+    if len(order) > need:
+        # The group tied with the last story shown may run past need + 1: rank more of them.
+        while len(order) < len(docs) and all(k[need - 1] == k[-1] for k in keys):
+            order, keys = ranked(min(len(docs), 2 * len(order)))
+    picked = by_id(ev.searcher, order, keys, need, descending=True)
+    return [(int(docs[i]), float(doc_scores[i])) for i in picked]
 
 
 def run_page(ev: Evaluator, p: Prepared) -> SearchPage:

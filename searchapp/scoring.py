@@ -19,6 +19,8 @@ Why these choices (measured in docs/ranking.md, nDCG@10 on Cranfield and CACM):
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from math import log
 
 import numpy as np
@@ -70,3 +72,27 @@ def ranked(
         idx = idx[key >= cut]
     order = np.lexsort((-docs[idx], -ts[docs[idx]], -doc_scores[idx], -top_tier[idx]))
     return idx[order][:need]
+
+
+@dataclass
+class CollectionStats:
+    """The collection BM25 scores against when it is more than one generation (a sharded
+    index): document count, total length of each field, and document frequencies per term.
+
+    Scores depend on these only through N, df and the average field length; a shard given the
+    totals over every shard scores each story exactly as one index of all of them would (what
+    Elasticsearch's dfs_query_then_fetch does). Without one, a generation scores by its own.
+    """
+
+    doc_count: int
+    field_lengths: Mapping[str, int]
+    # (field, text) of a term, or evaluator.word_key of a word searched in several fields.
+    doc_freqs: Mapping[Hashable, int] = field(default_factory=dict)
+
+    def avg_length(self, fieldname: str) -> float:
+        """Mean field length over every story (as Generation.avg_length, 1.0 when empty)."""
+        return self.field_lengths.get(fieldname, 0) / (self.doc_count or 1) or 1.0
+
+    def doc_freq(self, key: Hashable, local: int) -> int:
+        """Return a term's or word's document frequency (local: this generation's)."""
+        return self.doc_freqs.get(key, local)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from searchapp.cluster import open_service
 from searchapp.config import Settings
-from searchapp.search import SearchService
 from searchapp.web.context import SERVICE_KEY, SETTINGS_KEY
 from searchapp.web.safejson import SafeJSONProvider, html_safe_json
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = SafeJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config[SETTINGS_KEY] = settings
-    app.extensions[SERVICE_KEY] = SearchService(settings.index_dir)
+    app.extensions[SERVICE_KEY] = open_service(settings.index_dir, settings.ray_address)
 
     app.register_blueprint(views_bp)
     app.register_blueprint(api_bp)

@@ -11,6 +11,7 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,14 +19,15 @@ from searchapp.config import Settings
 from searchapp.errors import SearchAppError
 from searchapp.web import create_app
 from searchapp.web.accesslog import with_access_log
+from searchapp.web.context import SERVICE_KEY
 
 
-def story_count(index_dir: Path) -> str:
+def story_count(index_dir: Path, service: Any = None) -> str:
     """Return "3,001 stories" for the start line, or why there is nothing to search yet."""
     from searchapp.search import SearchService
 
     try:
-        n = int(SearchService(index_dir).stats()["stories"])
+        n = int((service or SearchService(index_dir)).stats()["stories"])
     except SearchAppError:
         return "no index yet: build it with `searchapp index`"
     return f"{n:,} {'story' if n == 1 else 'stories'}"
@@ -59,8 +61,9 @@ def _access_logger(quiet: bool) -> logging.Logger:
 def run(settings: Settings, host: str, port: int, threads: int, *, quiet: bool, debug: bool) -> int:
     """Serve until interrupted; return the exit code (1 when the port cannot be opened)."""
     app = create_app(settings)
+    stories = story_count(settings.index_dir, app.extensions[SERVICE_KEY])
     start_line = (
-        f"serving {settings.index_dir}/ ({story_count(settings.index_dir)}) "
+        f"serving {settings.index_dir}/ ({stories}) "
         f"on http://{host}:{port}/"
     )
     if debug:

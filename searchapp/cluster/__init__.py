@@ -1,0 +1,25 @@
+"""Sharded indexes served by a Ray cluster (the optional `cluster` extra).
+
+layout.py builds N ordinary indexes split by a stable hash of the story id; shard.py is what
+each shard's Ray actor answers; coordinator.py merges the answers behind SearchService's API;
+merge.py holds the pure merges. docs/cluster.md says how to run it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from searchapp.cluster.layout import is_cluster
+
+
+def open_service(index_dir: Path, ray_address: str | None = None) -> Any:
+    """Return the service for an index folder: a ClusterService for a sharded index (Ray is
+    imported only then), else the ordinary SearchService."""
+    if is_cluster(Path(index_dir)):
+        from searchapp.cluster.coordinator import ClusterService
+
+        return ClusterService(Path(index_dir), ray_address=ray_address)
+    from searchapp.search import SearchService
+
+    return SearchService(Path(index_dir))
