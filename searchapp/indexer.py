@@ -306,7 +306,7 @@ class Indexer:
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
         # compound=False: opening the index drops from ~100 ms to ~1 ms, and a one-query CLI
-        # process stops copying every segment into memory (whoosh-facts.md).
+        # process stops copying every segment into memory (docs/whoosh-notes.md).
         # Each writer process buffers postings up to limitmb before spilling to disk; above
         # LARGE_BUILD stories a smaller buffer keeps the process tree within memory bounds.
         limitmb = WRITER_MEMORY_MB if total <= LARGE_BUILD else WRITER_MEMORY_MB // 2

@@ -82,7 +82,8 @@ EXPORT_FIELDS = (
 
 # The fields of a hit in the JSON API, in order.
 HIT_FIELDS = (
-    "id", "title", "date", "section", "topics", "persons", "place", "score", "snippet", "copies",
+    "id", "title", "title_made", "date", "section", "topics", "persons", "place", "score",
+    "snippet", "copies",
 )
 
 
@@ -180,6 +181,8 @@ class Hit:
     score: float | None
     snippet: str
     lead: str = ""
+    # No title in the source: this one was made from the lead or body (shown as such).
+    title_made: bool = False
     # Ids of the other results that are copies of this story (dupes.py), folded into this hit.
     copies: tuple[str, ...] = ()
 

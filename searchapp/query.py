@@ -4,7 +4,7 @@ This is the strict reading (`--strict`, `strict=1`); reading.py is the lenient d
 reuses the pieces here (dates, cost limits, the parser) and reads what does not parse as words.
 
 Whoosh's parser never raises: 'AND OR' or 'date:notadate' silently become an empty query
-(whoosh-facts.md). Here every such case becomes a QueryError with a sentence saying what was
+(docs/whoosh-notes.md). Here every such case becomes a QueryError with a sentence saying what was
 wrong and what to type instead. Costly shapes (a bare ``*``, huge wildcard expansions, fuzzy
 distance >= 3, open term ranges, thousands of words, deep nesting) are refused before they
 reach the index, because Whoosh spends seconds on them or overflows the stack.

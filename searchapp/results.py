@@ -289,6 +289,7 @@ def hits(
                 score=round(score, 4) if score is not None else None,
                 snippet=snippet([article.body, article.lead], terms) if snippets else "",
                 lead=article.lead,
+                title_made=article.title_made,
                 copies=(copies or {}).get(docnum, ()),
             )
         )

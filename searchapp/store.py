@@ -9,7 +9,7 @@ Layout::
 
 A rebuild writes a new generation beside the live one and switches CURRENT with an atomic
 rename, so searches keep working on the old index until the new one is complete. Whoosh writes
-no fsync (whoosh-facts.md): we fsync the files and the directory before switching.
+no fsync (docs/whoosh-notes.md): we fsync the files and the directory before switching.
 """
 
 from __future__ import annotations

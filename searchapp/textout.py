@@ -88,7 +88,8 @@ def print_page(page: SearchPage, color: bool, facet_limit: int = 10) -> None:
         click.echo()
         date = (hit.date or "undated")[:10]
         copies = f" ({len(hit.copies) + 1} copies)" if hit.copies else ""
-        click.echo(f"{i:>3}. " + style(hit.title, color, bold=True) + copies)
+        made = " (no title; from the text)" if hit.title_made else ""
+        click.echo(f"{i:>3}. " + style(hit.title, color, bold=True) + made + copies)
         meta = f"     {date} · {hit.section}" + (f" · {hit.place}" if hit.place else "")
         # The id is what `searchapp show ID` and `search --like ID` take.
         click.echo(style(meta, color, fg="cyan") + style(f"  id {hit.id}", color, dim=True))

@@ -21,7 +21,7 @@ def validate(article: Article, now: datetime | None = None) -> str | None:
     """Return why an article cannot be indexed, or None when it is fit.
 
     Whoosh 2.7.5 corrupts the NEXT document (and, before a commit, the previous one's stored
-    fields) when it rejects a document halfway through add_document (whoosh-facts.md), so every
+    fields) when it rejects a document halfway through add_document (docs/whoosh-notes.md), so every
     check that Whoosh could fail must happen here, before the writer sees the article.
     """
     if not article.id or len(article.id) > MAX_ID_CHARS or _BAD_ID.search(article.id):

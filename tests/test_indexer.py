@@ -292,6 +292,26 @@ def test_titles_made_are_counted_and_stored_marked(tmp_path: Path) -> None:
     assert docs["u1"]["title_made"] is True and docs["u2"]["title_made"] is True
     assert "title_made" not in docs["t1"]
     assert total(tmp_path / "ix", "coffee") == 1  # the made title is searchable
+    # ...and shown as made wherever it is read: the JSON hit, the page, the article, the CLI.
+    service = SearchService(tmp_path / "ix")
+    hit = service.search(SearchRequest(q="coffee")).hits[0]
+    assert hit.title_made is True and hit.to_dict()["title_made"] is True
+    assert service.get_article("u1").title_made is True
+    assert service.search(SearchRequest(q="printed")).hits[0].title_made is False
+    from searchapp.cli import search as search_command
+    from searchapp.web import create_app
+
+    shown = CliRunner().invoke(search_command, ["coffee", "--index", str(tmp_path / "ix")])
+    assert "Coffee exports fell in March. (no title; from the text)" in shown.output
+    from searchapp.config import Settings
+
+    client = create_app(Settings(index_dir=tmp_path / "ix")).test_client()
+    page = client.get("/?q=coffee").get_data(as_text=True)
+    assert "hit-title title-made" in page and "(no title; from the text)" in page
+    story = client.get("/article/u1").get_data(as_text=True)
+    assert "this one is made from the story" in story
+    printed = client.get("/?q=printed").get_data(as_text=True)
+    assert "title-made" not in printed
 
 
 def test_noop_run_says_what_was_unchanged(tmp_path: Path, sample_corpus: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from itertools import chain
@@ -11,6 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
+from searchapp import __version__
+from searchapp.export import csv_lines
 from searchapp.facetspec import TERM_FACETS
 from searchapp.models import EXPORT_FIELDS, MAX_PER_PAGE, SORTS, Article
 from searchapp.web.context import service, settings
@@ -46,19 +46,6 @@ def suggest() -> Any:
     return jsonify({"query": prefix, "suggestions": service().suggest(prefix, limit=limit)})
 
 
-def _csv_rows(articles: Iterator[Article]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(EXPORT_FIELDS))
-    writer.writeheader()
-    for article in articles:
-        writer.writerow(article.to_row())
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
-
-
 def _jsonl_rows(articles: Iterator[Article]) -> Iterator[str]:
     for article in articles:
         yield html_safe_json(json.dumps(article.to_dict(), ensure_ascii=False)) + "\n"
@@ -75,7 +62,7 @@ def export(fmt: str) -> Any:
     first = next(articles, None)
     rows = chain([first] if first is not None else [], articles)
     if fmt == "csv":
-        body, mimetype = _csv_rows(rows), "text/csv"
+        body, mimetype = csv_lines(rows), "text/csv"
     else:
         body, mimetype = _jsonl_rows(rows), "application/x-ndjson"
     response = Response(stream_with_context(body), mimetype=mimetype)
@@ -234,7 +221,7 @@ def openapi_spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "searchapp",
-            "version": "0.1.0",
+            "version": __version__,
             "description": "Full-text, faceted search over a news archive. Filters are OR "
             "within a facet and AND across facets.",
         },
