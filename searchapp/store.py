@@ -35,10 +35,15 @@ from searchapp import children
 from searchapp.codec import verify_reader
 from searchapp.errors import IndexBusyError, NoIndexError
 from searchapp.postings import leaf_postings, raw_postings
+from searchapp.schema import SCHEMA_VERSION
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
 MANIFEST = "manifest.json"
+# The schema version a generation was written with, apart from the (large) manifest so that
+# opening an index reads a few bytes: an index of an older schema is searched with another
+# analyzer (stemmer, tokens) and would answer wrongly without a word, so it is refused.
+SCHEMA_FILE = "SCHEMA"
 GEN_PREFIX = "gen-"
 
 
@@ -168,6 +173,7 @@ def open_generation(index_dir: Path) -> tuple[Path, Any]:
     gen = current_generation(index_dir)
     if gen is None:
         raise NoIndexError(f"no index in {index_dir}: {build_hint(index_dir)}")
+    check_schema(index_dir, gen)
     try:
         return gen, whoosh_index.open_dir(str(gen))
     except whoosh_index.EmptyIndexError as exc:
@@ -192,8 +198,28 @@ def read_manifest(gen: Path) -> dict[str, Any]:
 
 
 def write_manifest(gen: Path, manifest: dict[str, Any]) -> None:
-    """Write a generation's manifest atomically."""
+    """Write a generation's manifest atomically, and its schema version beside it."""
     write_atomic(gen / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
+    write_atomic(gen / SCHEMA_FILE, str(manifest.get("schema", "")).encode("ascii"))
+
+
+def check_schema(index_dir: Path, gen: Path) -> None:
+    """Refuse a generation written by an older (or newer) schema, saying how to rebuild it."""
+    try:
+        found = (gen / SCHEMA_FILE).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        if not (gen / MANIFEST).exists():
+            return  # not written by our indexer (a bare Whoosh index): nothing to compare
+        found = "5 or older"  # versions before 6 wrote no SCHEMA file
+    except (OSError, UnicodeDecodeError):
+        found = "unreadable"
+    if found != str(SCHEMA_VERSION):
+        raise NoIndexError(
+            f"the index in {index_dir} was built by another version of searchapp (schema "
+            f"{found}; this one reads schema {SCHEMA_VERSION}): rebuild it from the corpus with "
+            f"`searchapp index --rebuild --index {index_dir}` (plain `searchapp index` rebuilds "
+            "it too)"
+        )
 
 
 def check_generation(index_dir: Path) -> tuple[Path | None, list[str]]:

@@ -331,3 +331,31 @@ def test_check_of_a_folder_without_index_says_so_once(tmp_path: Path) -> None:
         assert done.output.strip().splitlines() == [
             f"Error: no index in {folder}: build one with `searchapp index --index {folder}`"
         ]
+
+
+def test_an_index_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus / "a.jsonl", SAMPLE)
+    ix = tmp_path / "ix"
+    index_corpus(corpus, ix)
+    gen = store.current_generation(ix)
+    assert gen is not None
+    assert total(ix, "") == len(SAMPLE)
+    # Versions before schema 6 wrote no SCHEMA file (their stemmer was Porter's): make this
+    # generation look like one of theirs.
+    (gen / store.SCHEMA_FILE).unlink()
+    manifest = store.read_manifest(gen)
+    (gen / store.MANIFEST).write_text(json.dumps({**manifest, "schema": 5}))
+    from searchapp.cli import search as search_command
+    from searchapp.errors import NoIndexError
+
+    with pytest.raises(NoIndexError, match=r"schema 5 or older; this one reads schema \d+"):
+        SearchService(ix).search(SearchRequest(q="coffee"))
+    shown = CliRunner().invoke(search_command, ["coffee", "--index", str(ix)])
+    assert shown.exit_code != 0 and "searchapp index --rebuild --index" in shown.output
+    (gen / store.SCHEMA_FILE).write_text("5")  # a SCHEMA file naming another version
+    with pytest.raises(NoIndexError, match="schema 5;"):
+        SearchService(ix).search(SearchRequest(q="coffee"))
+    # A plain run rebuilds an index of another schema; then it searches again.
+    index_corpus(corpus, ix)
+    assert total(ix, "") == len(SAMPLE)
