@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from searchapp.errors import QueryError, SearchAppError
+from searchapp.cli_common import (
+    _fail,
+    _service,
+    index_option,
+    ray_option,
+)
+from searchapp.cli_index import check, index
+from searchapp.errors import SearchAppError
 from searchapp.facetspec import TERM_FACETS
 from searchapp.models import (
     DEFAULT_FACET_LIMIT,
@@ -25,200 +31,11 @@ from searchapp.models import (
     SearchRequest,
 )
 
-DEFAULT_CORPUS = "corpus"
-DEFAULT_INDEX = "index"
-
-index_option = click.option(
-    "--index",
-    "index_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="SEARCHAPP_INDEX",
-    default=DEFAULT_INDEX,
-    show_default=True,
-    show_envvar=True,
-    help="Index directory.",
-)
-
-
-# A sharded index (searchapp/cluster) is served by a Ray cluster: this one, or a local one.
-ray_option = click.option(
-    "--ray-address",
-    envvar="RAY_ADDRESS",
-    default=None,
-    show_envvar=True,
-    help="Ray cluster serving a sharded index (HOST:6379 or auto; default: a local one).",
-)
-
-
-def _service(index_dir: Path, ray_address: str | None = None) -> Any:
-    """Return the service for index_dir: a sharded one through Ray, else SearchService."""
-    from searchapp.cluster import open_service
-
-    return open_service(index_dir, ray_address)
-
-
-class BadInput(click.ClickException):
-    """A query or parameter the user must change: "Error: <sentence>" and exit code 2."""
-
-    exit_code = 2
-
-
-def _fail(exc: SearchAppError) -> NoReturn:
-    """Turn a core error into an exit code with a sentence: 2 for bad queries, else 1."""
-    if isinstance(exc, QueryError):
-        raise BadInput(str(exc)) from exc
-    raise click.ClickException(str(exc)) from exc
-
 
 @click.group()
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """searchapp: full-text, faceted search over a news archive."""
-
-
-# -- index --------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A progress bar on a terminal (with rate and ETA), silence when piped."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.stage = ""
-        self.label = ""
-        self.started = time.monotonic()
-        self.done = 0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
-            return
-        if stage != self.stage:
-            self.close()
-            label = {"read": "Reading ", "index": "Indexing", "commit": "Writing "}.get(
-                stage, stage
-            )
-            self.bar = click.progressbar(
-                length=total,
-                label=label,
-                show_eta=True,
-                show_percent=True,
-                file=sys.stderr,
-                item_show_func=lambda _x: None,
-            )
-            self.bar.__enter__()
-            self.label = label
-            self.started = time.monotonic()
-            self.stage = stage
-            self.done = 0
-        if self.bar is not None and done > self.done:
-            elapsed = time.monotonic() - self.started
-            if elapsed > 0.5:
-                self.bar.label = f"{self.label} {done / elapsed:,.0f}/s"
-            self.bar.update(done - self.done)
-            self.done = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-
-@main.command()
-@click.option(
-    "--corpus",
-    type=click.Path(path_type=Path),
-    envvar="SEARCHAPP_CORPUS",
-    default=DEFAULT_CORPUS,
-    show_default=True,
-    show_envvar=True,
-    help="Folder of .txt/.jsonl articles, or one .jsonl file.",
-)
-@index_option
-@click.option("--rebuild", is_flag=True, help="Build a fresh index and switch to it atomically.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Parallel readers.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
-@click.option("--verbose", "-v", is_flag=True, help="Also print the time of each stage.")
-@click.option("--optimize", is_flag=True, help="Merge the updated index into one segment.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(0, None),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for another indexer to finish before giving up.",
-)
-@click.option(
-    "--shards",
-    type=click.IntRange(1, 256),
-    default=None,
-    help="Split the index into N shards served by Ray (see docs/cluster.md).",
-)
-@ray_option
-def index(
-    corpus: Path,
-    index_dir: Path,
-    rebuild: bool,
-    workers: int | None,
-    quiet: bool,
-    verbose: bool,
-    optimize: bool,
-    wait: float,
-    shards: int | None,
-    ray_address: str | None,
-) -> None:
-    """Index the articles in CORPUS (only what changed, unless --rebuild)."""
-    from searchapp.cluster.layout import build, is_cluster
-    from searchapp.indexer import index_corpus
-
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    try:
-        if shards is not None or is_cluster(index_dir):
-            report = build(
-                corpus, index_dir, shards=shards, rebuild=rebuild, ray_address=ray_address,
-                wait=wait,
-            )
-        else:
-            report = index_corpus(
-                corpus,
-                index_dir,
-                rebuild=rebuild,
-                workers=workers,
-                progress=progress,
-                wait=wait,
-                optimize=optimize,
-            )
-    except SearchAppError as exc:
-        progress.close()
-        _fail(exc)
-    progress.close()
-    for problem in report.skipped:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
-    if verbose and report.stages:
-        click.echo(
-            "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), err=True
-        )
-    click.echo(_index_summary(report, index_dir))
-
-
-def _index_summary(report: Any, index_dir: Path) -> str:
-    """One line saying what an indexing run did (an IndexReport from indexer.py)."""
-    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
-    if not (report.total or report.files or report.deleted):
-        return f"0 stories in {index_dir}: the corpus holds no .txt or .jsonl files yet{skipped}"
-    if not (report.added or report.updated or report.deleted):
-        files = f"{report.files:,} file" + ("" if report.files == 1 else "s")
-        stories = f"{report.total:,} stor" + ("y" if report.total == 1 else "ies")
-        return f"nothing changed: {stories} in {files} ({index_dir}){skipped}"
-    rate = (report.added + report.updated) / report.seconds if report.seconds else 0
-    made = (
-        f"; {report.titles_made:,} titles made from the lead or body" if report.titles_made else ""
-    )
-    return (
-        f"{report.total:,} stories in {index_dir}: {report.added:,} added, "
-        f"{report.updated:,} updated, {report.deleted:,} deleted, "
-        f"{len(report.skipped):,} skipped, {report.unchanged:,} unchanged "
-        f"({report.seconds:.1f} s, {rate:,.0f} stories/s){made}"
-    )
 
 
 # -- search -------------------------------------------------------------------------------
@@ -432,29 +249,6 @@ def stats(index_dir: Path, fmt: str, ray_address: str | None) -> None:
 
 @main.command()
 @index_option
-def check(index_dir: Path) -> None:
-    """Read the whole index and report damage (exit 1 with the fix if any)."""
-    from searchapp.store import check_generation, current_generation
-
-    if current_generation(index_dir) is None:
-        # Nothing to check is not damage: one sentence, and how to build the index.
-        raise click.ClickException(
-            f"no index in {index_dir}: build one with `searchapp index --index {index_dir}`"
-        )
-    gen, problems = check_generation(index_dir)
-    if not problems:
-        click.echo(f"{gen}: OK")
-        return
-    for problem in problems:
-        click.echo(f"damaged: {problem}", err=True)
-    raise click.ClickException(
-        f"the index in {index_dir} is damaged: rebuild it from the corpus with "
-        f"`searchapp index --rebuild --index {index_dir}`"
-    )
-
-
-@main.command()
-@index_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
@@ -478,6 +272,10 @@ def serve(
     except SearchAppError as exc:  # a sharded index whose Ray cluster cannot be reached
         _fail(exc)
     sys.exit(code)
+
+
+main.add_command(index)
+main.add_command(check)
 
 
 # -- research views: trends, compare, related, significant (cli_research.py) ------------------

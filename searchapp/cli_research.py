@@ -62,7 +62,7 @@ def _request(query: str, opts: dict[str, Any]) -> SearchRequest:
 
 def _run(index_dir: Path, ask: Callable[[Any], Any]) -> Any:
     """Ask a Research question; a bad parameter exits 2 with its sentence (like `search`)."""
-    from searchapp.cli import _fail
+    from searchapp.cli_common import _fail
     from searchapp.researcher import Research
     from searchapp.search import SearchService
 
