@@ -170,9 +170,10 @@ def collapse(
 
 
 def copy_ids(ev: Any, copies: dict[int, list[int]]) -> dict[int, tuple[str, ...]]:
-    """Return each hit's copies as story ids."""
+    """Return each hit's copies as story ids, in id order (document numbers depend on how an
+    index was built: a sharded index lists them alike, searchapp/cluster/fold.py)."""
     d = for_generation(ev.gen, ev.searcher)
     return {
-        doc: tuple(d.fingerprint(ev.searcher, c).id for c in others)
+        doc: tuple(sorted(d.fingerprint(ev.searcher, c).id for c in others))
         for doc, others in copies.items()
     }

@@ -219,8 +219,10 @@ def top(
         # The group tied with the last story shown may run past need + 1: rank more of them.
         while len(order) < len(docs) and all(k[need - 1] == k[-1] for k in keys):
             order, keys = ranked(min(len(docs), 2 * len(order)))
-    picked = by_id(ev.searcher, order, keys, need, descending=True)
-    return [(int(docs[i]), float(doc_scores[i])) for i in picked]
+    # order holds positions in docs: by_id reads the ids of document numbers.
+    picked = by_id(ev.searcher, docs[order], keys, need, descending=True)
+    score_of = dict(zip(docs[order].tolist(), doc_scores[order].tolist(), strict=True))
+    return [(int(d), float(score_of[int(d)])) for d in picked]
 
 
 def run_page(ev: Evaluator, p: Prepared) -> SearchPage:

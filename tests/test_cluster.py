@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from searchapp import results
-from searchapp.cluster import layout, merge
+from searchapp.cluster import fold, layout
 from searchapp.errors import NoIndexError, QueryError, SearchAppError
 from searchapp.generation import article_from_stored
 from searchapp.models import SearchPage, SearchRequest
@@ -237,10 +237,20 @@ def test_views_over_matches_sum_to_one_index(small: dict[str, Path], cluster: An
 
 
 def test_merges_are_the_single_index_rules() -> None:
-    # Whoosh's corrector keeps the most frequent candidate; frequencies add over shards.
-    answers = [{"defecit": {"deficit": 3.0, "deficits": 2.0}}, {"defecit": {"deficits": 2.0}}]
-    assert merge.corrected("trade defecit", answers) == "trade deficits"
-    assert merge.corrected("trade defecit", [{"defecit": None}, *answers]) is None
+    # spelling.best_correction over shards: the closest candidate, then the one in most stories
+    # counted over every shard ("trace" wins on the first shard alone, "trade" over both).
+    answers = [
+        {"Trabe": [(1, "trace", "trace", "trace"), (1, "trade", "trade", "trade")]},
+        {"Trabe": [(1, "trade", "trade", "trade")]},
+    ]
+    counts = [{"trace": 3, "trade": 1}, {"trade": 3}]
+
+    def weights(stems: list[str]) -> dict[str, int]:
+        return {s: sum(c.get(s, 0) for c in counts) for s in stems}
+
+    assert fold.corrected("oil Trabe", answers, weights, lambda stem: stem) == "oil Trade"
+    assert fold.corrected("oil Trabe", answers[:1], lambda s: counts[0], str) == "oil Trace"
+    assert fold.corrected("oil Trabe", [{"Trabe": None}, *answers], weights, str) is None
     assert layout.shard_of("00042", 3) == layout.shard_of("00042", 3)
     spread = Counter(layout.shard_of(f"id{i}", 4) for i in range(4000))
     assert set(spread) == {0, 1, 2, 3} and min(spread.values()) > 900
@@ -484,5 +494,73 @@ def test_reuters_in_3_shards_answers_like_one_index(
         assert page_form(service.search(everything)) == page_form(one.search(everything))
         ids = np.array([a.id for a in service.export(SearchRequest(q="oil OR gas"))])
         assert list(ids) == [a.id for a in one.export(SearchRequest(q="oil OR gas"))]
+    finally:
+        service.close()
+
+
+def _ids_on(shard: int, n: int, prefix: str) -> list[str]:
+    """Return n story ids that land on the given shard of 3."""
+    found = (f"{prefix}{i:03d}" for i in itertools.count())
+    return list(itertools.islice((i for i in found if layout.shard_of(i, 3) == shard), n))
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory, ray_local: Any) -> dict[str, Path]:
+    """Copies of one story on three shards, and a misspelling whose best correction is only
+    the most common word once the shards' counts are added."""
+    root = tmp_path_factory.mktemp("copies")
+    body = (
+        "LONDON, March 2 - Oil prices rose in London as dealers weighed the OPEC accord "
+        "on output quotas for the second quarter, traders said"
+    )
+    sends = [_ids_on(k, 1, "c")[0] for k in range(3)]
+    stories = [
+        article(id=sid, title="OIL PRICES RISE" if k else "Oil  prices rise",
+                body=body + (". Dealers expect more gains" if k == 2 else ""),
+                date=f"1987-03-02T11:{20 + 4 * k}:00+00:00", section="Energy")
+        for k, sid in enumerate(sends)
+    ]
+    # The same title hours later with another body: not a copy.
+    stories.append(article(id="c900", title="Oil prices rise", body="Gold fell in Zurich on "
+                           "the oil news, dealers said", date="1987-03-02T18:00:00+00:00"))
+    stories += [
+        article(id=f"o{i:02d}", title=f"Oil report {i}", body=f"Oil prices and crude stocks {i}",
+                date=f"1987-03-{3 + i:02d}T09:00:00+00:00", section="Energy")
+        for i in range(7)
+    ]
+    # "trace" in 3 stories of shard 0; "trade" in 1 there and 3 elsewhere: 4 in all.
+    stories += [article(id=i, body="A trace of gold was found") for i in _ids_on(0, 3, "t")]
+    stories += [article(id=i, body="The trade gap widened") for i in _ids_on(0, 1, "u")]
+    stories += [
+        article(id=i, body="The trade gap widened") for k in (1, 2) for i in _ids_on(k, 2, "u")
+    ][:3]
+    corpus = write_jsonl(root / "corpus" / "copies.jsonl", stories).parent
+    build_index(corpus, root / "one")
+    layout.build(corpus, root / "three", shards=3)
+    return {"one": root / "one", "three": root / "three"}
+
+
+def test_copies_on_different_shards_fold_and_did_you_mean_counts_every_shard(
+    copies: dict[str, Path],
+) -> None:
+    from searchapp.cluster.coordinator import ClusterService
+
+    one = SearchService(copies["one"], time_limit=LIMIT)
+    first = one.search(SearchRequest(q="oil prices", per_page=3))
+    assert first.copies == 2 and len(first.hits[0].copies) == 2  # the test can fail
+    fixed = one.search(SearchRequest(q="trabe"))
+    assert fixed.corrected_query == "trade" and fixed.total == 4
+    service = ClusterService(copies["three"], time_limit=LIMIT)
+    try:
+        reqs = [SearchRequest(q="oil prices", per_page=p, page=n) for p in (1, 2, 3)
+                for n in (1, 2, 3)]
+        reqs += [
+            SearchRequest(q="oil", sort="newest", per_page=2, page=2),
+            SearchRequest(q="oil", sort="oldest", per_page=4),
+            SearchRequest(section=("energy",), per_page=5),
+            SearchRequest(q="trabe"), SearchRequest(q="oil trabe"), SearchRequest(q="Trace"),
+        ]
+        for req in reqs:
+            assert_same(one, service, req)
     finally:
         service.close()

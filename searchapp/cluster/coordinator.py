@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from searchapp.cluster import merge, raycore
+from searchapp.cluster import fold, merge, raycore
 from searchapp.cluster.layout import read_layout, shard_of
 from searchapp.cluster.shard import Dfs, GenerationMoved, Part, Shard
 from searchapp.errors import NoIndexError, QueryError, SearchAppError
@@ -166,6 +166,13 @@ class ClusterService:
     ) -> tuple[dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str]]:
         """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request,
         the like query and the phrases read as words."""
+        parts, down, sub, like, relax, _stats = self._evaluate_stats(req, need)
+        return parts, down, sub, like, relax
+
+    def _evaluate_stats(self, req: SearchRequest, need: int) -> tuple[
+        dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str], Any
+    ]:
+        """_evaluate, with the global statistics the parts were scored by."""
         check_request(req)
         base, like = self._like(req)
         for attempt in range(3):
@@ -187,7 +194,7 @@ class ClusterService:
                 if attempt == 2:
                     raise
                 continue  # an update landed between the phases: evaluate again
-            return parts, {**down, **down2}, sub, like, relax
+            return parts, {**down, **down2}, sub, like, relax, stats
         raise AssertionError("unreachable")
 
     def search(self, req: SearchRequest) -> SearchPage:
@@ -206,31 +213,63 @@ class ClusterService:
 
     def _search(self, req: SearchRequest) -> SearchPage:
         lo = (req.page - 1) * req.per_page
-        parts, down, sub, like, relax = self._evaluate(req, lo + req.per_page)
-        total = sum(p.total for p in parts.values())
-        pages = max(1, -(-total // req.per_page))
-        if req.page > pages:
-            raise QueryError(
-                f"page {req.page} is past the last page ({pages}) of {total} results: "
-                f"use a page from 1 to {pages}"
-            )
-        sort = next(iter(parts.values())).sort if parts else req.sort
+        want = need = lo + req.per_page
+        while True:
+            parts, down, sub, like, relax, stats = self._evaluate_stats(req, need)
+            total = sum(p.total for p in parts.values())
+            pages = max(1, -(-total // req.per_page))
+            if req.page > pages:
+                raise QueryError(
+                    f"page {req.page} is past the last page ({pages}) of {total} results: "
+                    f"use a page from 1 to {pages}"
+                )
+            sort = next(iter(parts.values())).sort if parts else req.sort
+            merged = merge.order(parts, sort, need)
+            # Copies of one story become one hit (dupes.collapse), across shards; when copies
+            # were folded the results run short: ask the shards for more, as one index does.
+            hits, copies = self._collapse(parts, sub, stats, like, req, relax, merged, want)
+            if len(hits) >= want or len(merged) < need:
+                break
+            need += want - len(hits)
+        picked = hits[lo:]
+        found = self._fetch(parts, sub, picked, like, relax)
+        shown = [h if (k, d) not in copies else replace(h, copies=copies[(k, d)])
+                 for h, (k, d, _s) in zip(found, picked, strict=True)]
         facets, truncated = merge.facets(parts.values(), req.facet_limit)
-        picked = merge.order(parts, sort, lo + req.per_page)[lo:]
-        hits = self._fetch(parts, sub, picked, like, relax)
         first = next(iter(parts.values())) if parts else None
         alls = [p.total_all for p in parts.values() if p.total_all is not None]
         page = SearchPage(
             query=req.q if not req.like else f"like:{req.like}",
             total=total, page=req.page, per_page=req.per_page, took_ms=0.0, sort=sort,
-            hits=hits, facets=facets, truncated=truncated, request=sub,
+            hits=shown, facets=facets, truncated=truncated, request=sub,
             total_all=sum(alls) if alls else None,
             reading=first.reading if first else None,
+            copies=sum(len(h.copies) for h in shown),
         )
         page.partial = self._partial(down)
         if first and first.has_query and not req.like and total < SUGGEST_BELOW and not down:
             self._suggest_correction(req, page)
         return page
+
+    def _collapse(
+        self, parts: dict[int, Part], sub: SearchRequest, stats: Any, like: Any,
+        req: SearchRequest, relax: frozenset[str], merged: list[merge.Picked], want: int,
+    ) -> tuple[list[merge.Picked], dict[tuple[int, int], tuple[str, ...]]]:
+        """fold.collapse, with every shard's results in the merged stories' blocks."""
+        blocks = fold.blocks_of(parts)
+        wanted = sorted({blocks[(k, d)] for k, d, _s in merged if blocks[(k, d)] >= 0})
+        members: dict[int, list[fold.Member]] = {}
+        if wanted:
+            exclude = req.like if req.like else None
+            args = {
+                k: (p.genkey, sub, stats, wanted, like, exclude, relax) for k, p in parts.items()
+            }
+            members, down = self._scatter("block_members", args)
+            if down:
+                raise NoIndexError(
+                    f"a shard went down while reading the page ({self._partial(down)}): try again"
+                )
+        return fold.collapse(merged, blocks, members, want)
 
     def _fetch(
         self, parts: dict[int, Part], sub: SearchRequest, picked: list[merge.Picked], like: Any,
@@ -250,7 +289,12 @@ class ClusterService:
     def _suggest_correction(self, req: SearchRequest, page: SearchPage) -> None:
         """results.suggest_correction over every shard."""
         answers, down = self._all("spell", merge.words(req.q))
-        fixed = merge.corrected(req.q, answers.values()) if not down else None
+        if down:
+            return
+        try:
+            fixed = fold.corrected(req.q, answers.values(), self._spell_weights, self._surface)
+        except NoIndexError:
+            return  # a shard went down meanwhile: no suggestion rather than a failed search
         if fixed is None:
             return
         try:
@@ -267,7 +311,24 @@ class ClusterService:
             page.truncated = other.truncated
             page.total_all = other.total_all
             page.reading = other.reading
+            page.copies = other.copies
             page.corrected_query = fixed
+
+    def _spell_weights(self, stems: list[str]) -> dict[str, int]:
+        """Return how many stories use each stem, summed over every shard."""
+        answers, down = self._all("spell_weights", stems)
+        if down:
+            raise NoIndexError(f"{self._partial(down)}: try again")
+        total: dict[str, int] = {}
+        for answer in answers.values():
+            for stem, n in answer.items():
+                total[stem] = total.get(stem, 0) + n
+        return total
+
+    def _surface(self, stem: str) -> str | None:
+        """Return the word the first shard holding a body stem uses for it."""
+        answers, _down = self._all("surface", stem)
+        return next((answers[k] for k in sorted(answers) if answers[k]), None)
 
     def ranking(self, req: SearchRequest, need: int) -> list[tuple[str, float | None]]:
         """Return the first `need` (id, unrounded score) pairs: the order and scores a page

@@ -6,7 +6,6 @@ two stay comparable line by line.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from datetime import datetime, timezone
@@ -16,7 +15,7 @@ from searchapp.cluster.shard import Dfs, Key, Part
 from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData
 from searchapp.models import FacetValue
 from searchapp.scoring import CollectionStats
-from searchapp.spelling import _OPERATORS, _WORD
+from searchapp.spelling import _WORD
 
 # (shard, docnum, score) of one merged result.
 Picked = tuple[int, int, float | None]
@@ -107,40 +106,6 @@ def facets(
 def words(text: str) -> list[str]:
     """Return the words did-you-mean looks at (spelling.corrected's)."""
     return [m.group(1) for m in _WORD.finditer(text)]
-
-
-def corrected(
-    text: str, answers: Iterable[dict[str, dict[str, float] | None]], maxdist: int = 2
-) -> str | None:
-    """spelling.corrected over every shard: a word any shard knows stays; another becomes the
-    candidate Whoosh's ReaderCorrector ranks first, by its frequency summed over the shards."""
-    known: set[str] = set()
-    freqs: dict[str, Counter[str]] = {}
-    for answer in answers:
-        for word, cands in answer.items():
-            if cands is None:
-                known.add(word)
-            else:
-                freqs.setdefault(word, Counter()).update(cands)
-    changed = False
-
-    def fix(m: re.Match[str]) -> str:
-        nonlocal changed
-        word = m.group(1)
-        if word in _OPERATORS or word in known:
-            return word
-        cands = freqs.get(word)
-        if not cands:
-            return word
-        # ReaderCorrector's score; suggest(limit=1) keeps the largest (score, word) pair.
-        best = max((0 - (maxdist + (1.0 / (f or 1) * 0.5)), c) for c, f in cands.items())[1]
-        if best == word.lower():
-            return word
-        changed = True
-        return str(best)
-
-    result = _WORD.sub(fix, text)
-    return result if changed else None
 
 
 def suggestions(parts: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import query
+from whoosh.support.levenshtein import distance
 
-from searchapp import browse, results
+from searchapp import browse, dupes, fuzzy, results, spelling
 from searchapp.errors import SearchAppError
 from searchapp.evaluator import Evaluator
 from searchapp.facets import DATE_FACETS, TERM_FACETS
@@ -35,10 +37,6 @@ from searchapp.models import Article, Hit, SearchRequest
 from searchapp.reading import Reading, read_query
 from searchapp.scoring import CollectionStats
 from searchapp.search import SearchService, check_request
-
-# Did-you-mean's lookup, as spelling.corrected asks Whoosh's corrector for it.
-MAX_DIST = 2
-PREFIX = 2
 
 
 class GenerationMoved(SearchAppError):
@@ -76,6 +74,9 @@ class Part:
     total_all: int | None = None  # of total, the stories with every word (results.run_page)
     reading: dict[str, Any] | None = None  # how the query was read, for the page
     has_query: bool = False  # a query to correct (results.suggest_correction's p.q)
+    # dupes.py's candidate block (day, title length; -1 undated) of each key's story: copies
+    # of one story may sit on different shards, the coordinator folds them (cluster/fold.py).
+    blocks: list[int] = field(default_factory=list)
 
 
 class _Recorder(CollectionStats):
@@ -182,13 +183,15 @@ class Shard:
         months = fd.month[sel.final & fd.has_date]
         span = (int(months.min()), int(months.max())) if len(months) else None
         tier = sel.tier
+        best = results.ordered(ev, sel, need)
         keys = [
             (
                 score, int(fd.ts[d]), bool(fd.has_date[d]), d, results.stored_id(ev.searcher, d),
                 bool(tier[d]) if tier is not None else False,
             )
-            for d, score in results.ordered(ev, sel, need)
+            for d, score in best
         ]
+        block_of = dupes.for_generation(gen, ev.searcher).key
         total = int(sel.final.sum())
         reading = prepared.reading
         # As results.run_page: tiers only mean something with two soft words or more.
@@ -198,8 +201,37 @@ class Shard:
         shown = reading.to_dict() if not reading.strict and not reading.empty else None
         return Part(
             genkey(gen), total, terms, dates, span, sel.sort, keys, total_all, shown,
-            reading.query is not None,
+            reading.query is not None, [int(block_of[d]) for d, _score in best],
         )
+
+    def block_members(
+        self, expect: str, req: SearchRequest, stats: CollectionStats, blocks: list[int],
+        like: Any = None, exclude: str | None = None, relax: frozenset[str] = frozenset(),
+    ) -> list[tuple[int, int, str, str, str]]:
+        """Return (block, docnum, id, title, body) of this shard's results in the given
+        dupes.py blocks: what the coordinator compares to fold copies across shards (texts,
+        not fingerprints: those hash per process)."""
+        return self.service._guard(
+            self._block_members, expect, req, stats, blocks, like, exclude, relax
+        )
+
+    def _block_members(
+        self, gen: Generation, expect: str, req: SearchRequest, stats: CollectionStats,
+        blocks: list[int], like: Any, exclude: str | None, relax: frozenset[str],
+    ) -> list[tuple[int, int, str, str, str]]:
+        ev, _prepared, sel = self._select(gen, expect, req, stats, like, exclude, relax)
+        d = dupes.for_generation(gen, ev.searcher)
+        out = []
+        for block in sorted(set(blocks)):
+            if block < 0:
+                continue
+            lo, hi = np.searchsorted(d.keys, [block, block + 1])
+            for doc in d.order[lo:hi]:
+                if sel.final[doc]:
+                    a = article_from_stored(ev.searcher.stored_fields(int(doc)))
+                    out.append((block, int(doc), a.id, a.title, a.body))
+            ev.deadline.check()
+        return out
 
     def fetch(
         self, expect: str, req: SearchRequest, picked: list[tuple[int, float | None]],
@@ -242,22 +274,43 @@ class Shard:
             lambda gen: results.like_query(gen.searcher(), article_id)[0]
         )
 
-    def spell(self, words: list[str]) -> dict[str, dict[str, float] | None]:
-        """For each word: None when the shard knows it, else its candidates with frequencies
-        (what Whoosh's ReaderCorrector ranks by), so the coordinator ranks over every shard."""
+    def spell(self, words: list[str]) -> dict[str, list[tuple[int, str, str, str]] | None]:
+        """For each word: None when the shard knows it, else spelling.best_correction's
+        candidates here as (distance, word, body stem to show or "", stem weighed); the
+        coordinator weighs them over every shard (spell_weights) and ranks them."""
         return self.service._guard(self._spell, words)
 
-    def _spell(self, gen: Generation, words: list[str]) -> dict[str, dict[str, float] | None]:
-        reader = gen.searcher().reader()
-        out: dict[str, dict[str, float] | None] = {}
+    def _spell(
+        self, gen: Generation, words: list[str]
+    ) -> dict[str, list[tuple[int, str, str, str]] | None]:
+        searcher = gen.searcher()
+        reader = searcher.reader()
+        out: dict[str, list[tuple[int, str, str, str]] | None] = {}
         for word in words:
-            low = word.lower()
-            if ("spell", low) in reader:
+            if spelling.is_known(searcher, word):
                 out[word] = None
                 continue
-            cands = reader.terms_within("spell", low, MAX_DIST, prefix=PREFIX)
-            out[word] = {c: float(reader.frequency("spell", c)) for c in cands}
+            lower = word.lower()
+            edits = spelling.max_edits(lower)
+            stem = spelling._analysed(searcher, "body", lower) or lower
+            cands = []
+            for cand in fuzzy.terms_within(reader, "spell", lower, edits, spelling.PREFIX):
+                cand_stem = spelling._analysed(searcher, "body", cand) or cand
+                cands.append((distance(cand, lower), cand, "", cand_stem))
+            for cand in fuzzy.terms_within(reader, "body", stem, edits, spelling.PREFIX):
+                cands.append((distance(cand, stem), cand, cand, cand))
+            out[word] = cands
         return out
+
+    def spell_weights(self, stems: list[str]) -> dict[str, int]:
+        """Return spelling._weight of each stem here (the coordinator sums them)."""
+        return self.service._guard(
+            lambda gen: {s: spelling._weight(gen.searcher(), s) for s in stems}
+        )
+
+    def surface(self, stem: str) -> str | None:
+        """Return spelling.surface_form of a body stem here (None when no story holds it)."""
+        return self.service._guard(lambda gen: spelling.surface_form(gen.searcher(), stem))
 
     def suggest_parts(self, prefix: str, limit: int) -> dict[str, Any]:
         """Return the facet values matching a prefix with their counts, and title matches."""
