@@ -491,9 +491,14 @@ def write_segment(
                         if progress is not None:
                             progress(collector.count)
                 except BrokenProcessPool:
+                    procs = list((pool._processes or {}).values())
+                    for proc in procs:
+                        # A killed worker's exit code is known only once it is reaped: on a
+                        # busy machine the pool can break before that, so wait a little.
+                        proc.join(timeout=2)
                     dead = [
                         (p.pid, p.exitcode)
-                        for p in pool._processes.values()
+                        for p in procs
                         if p.exitcode not in (None, 0, -signal.SIGTERM)
                     ]
                     pid, code = dead[0] if dead else (None, None)
