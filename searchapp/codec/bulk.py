@@ -485,13 +485,18 @@ def write_segment(
                 initializer=children.guard_child,
                 initargs=(os.getpid(),),
             ) as pool:
+                procs: list[Any] = []
                 try:
-                    for part in pool.map(_work, spans):
+                    parts = pool.map(_work, spans)
+                    # The pool forgets its workers when it breaks: keep them to say how one
+                    # died. (With fork, the first submit, inside map(), starts every worker.)
+                    procs = list((pool._processes or {}).values())
+                    for part in parts:
                         collector.add(part)
                         if progress is not None:
                             progress(collector.count)
                 except BrokenProcessPool:
-                    procs = list((pool._processes or {}).values())
+                    procs = procs or list((pool._processes or {}).values())
                     for proc in procs:
                         # A killed worker's exit code is known only once it is reaped: on a
                         # busy machine the pool can break before that, so wait a little.
