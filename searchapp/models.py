@@ -215,6 +215,19 @@ class SearchPage:
     # Stories of this page folded into its hits as copies (total still counts them).
     copies: int = 0
 
+    def offer_correction(self, fixed: str, other: SearchPage) -> None:
+        """Suggest the corrected query; with no results, show the correction's (and say so)."""
+        self.suggestion = fixed
+        if self.total == 0:
+            self.total = other.total
+            self.hits = other.hits
+            self.facets = other.facets
+            self.truncated = other.truncated
+            self.total_all = other.total_all
+            self.reading = other.reading
+            self.copies = other.copies
+            self.corrected_query = fixed
+
     @property
     def totals_text(self) -> str:
         """Say what the totals count: "12 stories with all words, 328 more with some"."""

@@ -312,14 +312,4 @@ def suggest_correction(ev: Evaluator, p: Prepared, page: SearchPage) -> None:
     other = run_page(ev, replace(p, req=replace(p.req, q=fixed, page=1), reading=reading))
     if other.total <= page.total:
         return
-    page.suggestion = fixed
-    if page.total == 0:
-        # Typo-tolerant fallback: show what the corrected query finds, and say so.
-        page.total = other.total
-        page.hits = other.hits
-        page.facets = other.facets
-        page.truncated = other.truncated
-        page.total_all = other.total_all
-        page.reading = other.reading
-        page.copies = other.copies
-        page.corrected_query = fixed
+    page.offer_correction(fixed, other)

@@ -303,16 +303,7 @@ class ClusterService:
             return
         if other.total <= page.total:
             return
-        page.suggestion = fixed
-        if page.total == 0:
-            page.total = other.total
-            page.hits = other.hits
-            page.facets = other.facets
-            page.truncated = other.truncated
-            page.total_all = other.total_all
-            page.reading = other.reading
-            page.copies = other.copies
-            page.corrected_query = fixed
+        page.offer_correction(fixed, other)
 
     def _spell_weights(self, stems: list[str]) -> dict[str, int]:
         """Return how many stories use each stem, summed over every shard."""
