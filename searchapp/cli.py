@@ -17,12 +17,13 @@ import click
 from searchapp.cli_common import (
     _fail,
     _service,
+    facet_filters,
+    facet_options,
     index_option,
     ray_option,
 )
 from searchapp.cli_index import check, index
 from searchapp.errors import SearchAppError
-from searchapp.facetspec import TERM_FACETS
 from searchapp.models import (
     DEFAULT_FACET_LIMIT,
     DEFAULT_PER_PAGE,
@@ -53,19 +54,6 @@ def _date_option(name: str, help_text: str) -> Callable[[Any], Any]:
     return click.option(name, metavar="YYYY[-MM[-DD]]", default=None, help=help_text)
 
 
-def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add one repeatable filter option per facet of the table (facetspec.TERM_FACETS)."""
-    for spec in reversed(TERM_FACETS):
-        fn = click.option(
-            spec.option,
-            f"facet_{spec.name}",
-            multiple=True,
-            metavar=spec.noun.upper(),
-            help=f"Only stories with this {spec.noun} (repeatable; case and accents ignored).",
-        )(fn)
-    return fn
-
-
 @click.command()
 @click.argument("query", required=False, default="")
 @index_option
@@ -93,7 +81,7 @@ def _facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="text for people; json one page; jsonl/csv export EVERY match.",
 )
-@_facet_options
+@facet_options
 @_date_option("--from", "Stories from this date on (UTC, inclusive).")
 @_date_option("--to", "Stories up to this date (UTC, inclusive).")
 @click.option(
@@ -144,7 +132,8 @@ def search(
         like=like,
         snippets=fmt in ("text", "json"),
         strict=strict,
-    ).with_filters({f.name: params[f"facet_{f.name}"] for f in TERM_FACETS})
+        filters=facet_filters(params),
+    )
     try:
         service = _service(index_dir, ray_address)
         if fmt in ("jsonl", "csv"):

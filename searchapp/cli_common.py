@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from searchapp.errors import QueryError, SearchAppError
+from searchapp.facetspec import TERM_FACETS
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
@@ -32,6 +34,24 @@ ray_option = click.option(
     show_envvar=True,
     help="Ray cluster serving a sharded index (HOST:6379 or auto; default: a local one).",
 )
+
+
+def facet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one repeatable filter option per facet of the table (facetspec.TERM_FACETS)."""
+    for spec in reversed(TERM_FACETS):
+        fn = click.option(
+            spec.option,
+            f"facet_{spec.name}",
+            multiple=True,
+            metavar=spec.noun.upper(),
+            help=f"Only stories with this {spec.noun} (repeatable; case and accents ignored).",
+        )(fn)
+    return fn
+
+
+def facet_filters(params: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Return SearchRequest filters from the values of facet_options."""
+    return {f.name: tuple(params.get(f"facet_{f.name}", ())) for f in TERM_FACETS}
 
 
 def _service(index_dir: Path, ray_address: str | None = None) -> Any:

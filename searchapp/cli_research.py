@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,45 +15,24 @@ from typing import Any
 
 import click
 
+from searchapp.cli_common import facet_filters, facet_options, index_option
 from searchapp.errors import SearchAppError
 from searchapp.models import SearchRequest
 
 FORMATS = click.Choice(["text", "csv", "json"])
 
 
-def _index_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--index",
-        "index_dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("SEARCHAPP_INDEX", "index"),
-        show_default="index/ or $SEARCHAPP_INDEX",
-        help="Index directory.",
-    )(fn)
-
-
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The search filters, as `search` spells them (repeatable, OR within a facet)."""
-    options = [
-        click.option("--section", multiple=True, help="Only this section (repeatable)."),
-        click.option("--topic", multiple=True, help="Only this topic (repeatable)."),
-        click.option("--person", multiple=True, help="Only stories naming this person."),
-        click.option("--place", multiple=True, help="Only this dateline place (repeatable)."),
-        click.option("--from", "date_from", metavar="YYYY[-MM[-DD]]", default=None),
-        click.option("--to", "date_to", metavar="YYYY[-MM[-DD]]", default=None),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    fn = click.option("--to", "date_to", metavar="YYYY[-MM[-DD]]", default=None)(fn)
+    fn = click.option("--from", "date_from", metavar="YYYY[-MM[-DD]]", default=None)(fn)
+    return facet_options(fn)
 
 
 def _request(query: str, opts: dict[str, Any]) -> SearchRequest:
     return SearchRequest(
         q=query,
-        section=tuple(opts.get("section", ())),
-        topics=tuple(opts.get("topic", ())),
-        persons=tuple(opts.get("person", ())),
-        place=tuple(opts.get("place", ())),
+        filters=facet_filters(opts),
         date_from=opts.get("date_from"),
         date_to=opts.get("date_to"),
     )
@@ -93,7 +71,7 @@ def _json(data: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("query", required=False, default="")
-@_index_option
+@index_option
 @_filter_options
 @click.option("--by", default=None, help="Also count the top values of: section, topics, "
               "persons, place.")
@@ -121,7 +99,7 @@ def trends(query: str, index_dir: Path, by: str | None, interval: str | None, to
 
 @click.command()
 @click.argument("queries", nargs=-1, required=True)
-@_index_option
+@index_option
 @_filter_options
 @click.option("--interval", default=None, help="day, week, month or year (default: fits).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
@@ -148,7 +126,7 @@ def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt
 
 @click.command()
 @click.argument("query", required=False, default="")
-@_index_option
+@index_option
 @click.option("--person", "persons", default=None, help="Start from this person.")
 @click.option("--topic", "topics", default=None, help="Start from this topic.")
 @click.option("--place", default=None, help="Start from this dateline place.")
@@ -185,7 +163,7 @@ def related(query: str, index_dir: Path, with_: str, date_from: str | None,
 
 @click.command()
 @click.argument("query", required=False, default="")
-@_index_option
+@index_option
 @_filter_options
 @click.option("--field", default="topics", show_default=True,
               help="section, topics, persons, place or words.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from searchapp.facetspec import TERM_FACETS
+from searchapp.facetspec import BY_NAME, TERM_FACETS
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,9 @@ class SearchRequest:
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     sort: str = "relevance"
-    # One field per facetspec.TERM_FACETS row (its name), values OR-ed within the facet.
-    section: tuple[str, ...] = ()
-    topics: tuple[str, ...] = ()
-    persons: tuple[str, ...] = ()
-    place: tuple[str, ...] = ()
+    # Term-facet filters keyed by facetspec name ("section", "topics", …): values OR-ed within
+    # a facet, facets AND-ed. Keyed by the table, so a new facet needs no field here.
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     date_from: str | None = None
     date_to: str | None = None
     facet_limit: int = DEFAULT_FACET_LIMIT
@@ -148,15 +147,19 @@ class SearchRequest:
     # any text gives an answer, stories with all the words first (searchapp/reading.py).
     strict: bool = False
 
-    def filters(self) -> dict[str, tuple[str, ...]]:
-        """Return the term-facet filters that are set, by facet name (facetspec's table)."""
-        chosen = {f.name: getattr(self, f.name) for f in TERM_FACETS}
-        return {k: tuple(v) for k, v in chosen.items() if v}
+    def __post_init__(self) -> None:
+        # Keep only the facets that are set, as tuples, so equal requests compare equal; a
+        # name outside the table is a programming error, not a user's (the UIs check params).
+        unknown = set(self.filters) - set(BY_NAME)
+        if unknown:
+            raise ValueError(f"no facet {sorted(unknown)}: use one of {sorted(BY_NAME)}")
+        given = self.filters
+        kept = {f.name: tuple(given[f.name]) for f in TERM_FACETS if given.get(f.name)}
+        object.__setattr__(self, "filters", kept)
 
-    def with_filters(self, filters: dict[str, tuple[str, ...]]) -> SearchRequest:
+    def with_filters(self, filters: Mapping[str, tuple[str, ...]]) -> SearchRequest:
         """Return a copy with these facet filters (facet name -> values) replaced."""
-        changes: dict[str, Any] = dict(filters)
-        return replace(self, **changes)
+        return replace(self, filters={**self.filters, **filters})
 
 
 @dataclass(frozen=True)

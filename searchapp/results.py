@@ -114,7 +114,7 @@ def select(ev: Evaluator, p: Prepared) -> Selection:
     base, scores, tier = match_reading(ev, p.reading, p.relax_empty)
     if p.exclude is not None:
         base[p.exclude] = False
-    filters = {name: fd.value_mask(name, values) for name, values in p.req.filters().items()}
+    filters = {name: fd.value_mask(name, values) for name, values in p.req.filters.items()}
     bounded = p.start is not None or p.stop is not None
     dates = fd.date_mask(p.start, p.stop) if bounded else None
     final = base.copy()

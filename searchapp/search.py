@@ -136,7 +136,7 @@ class SearchService:
 
     def _prepare(self, ev: Evaluator, req: SearchRequest) -> results.Prepared:
         start, stop = check_request(req)
-        resolved = {name: ev.fd.resolve(name, vals) for name, vals in req.filters().items()}
+        resolved = {name: ev.fd.resolve(name, vals) for name, vals in req.filters.items()}
         req = req.with_filters(resolved)
         if req.like:
             q, exclude = results.like_query(ev.searcher, req.like)

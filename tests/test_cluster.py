@@ -154,9 +154,9 @@ def requests(words: list[str], sections: list[str], topics: list[str]) -> list[S
         reqs.append(SearchRequest(q=f"{a} OR {b}", page=2, per_page=5))
         reqs.append(SearchRequest(q=f"{a} NOT {b}"))
     for w, s in zip(words, sections * 10, strict=False):
-        reqs.append(SearchRequest(q=w, section=(s.lower(),), facet_limit=0))
+        reqs.append(SearchRequest(q=w, filters={"section": (s.lower(),)}, facet_limit=0))
     for w, t in zip(words, topics * 10, strict=False):
-        reqs.append(SearchRequest(q=f"{w[:3]}*", topics=(t,), sort="oldest"))
+        reqs.append(SearchRequest(q=f"{w[:3]}*", filters={"topics": (t,)}, sort="oldest"))
     reqs += [
         SearchRequest(q="title:oil^2 crude", date_from="1987-02", date_to="1987-03-15"),
         SearchRequest(q="date:1987-03 trade"),
@@ -165,9 +165,9 @@ def requests(words: list[str], sections: list[str], topics: list[str]) -> list[S
         SearchRequest(q="defecit"),  # did-you-mean
         SearchRequest(q="coffe exports"),  # typo-tolerant fallback
         SearchRequest(q="deficit with Japan?"),
-        SearchRequest(place=("sao paulo",), sort="newest"),
-        SearchRequest(persons=("james baker",)),
-        SearchRequest(section=("Enrgy",)),  # refused with the same suggestion
+        SearchRequest(filters={"place": ("sao paulo",)}, sort="newest"),
+        SearchRequest(filters={"persons": ("james baker",)}),
+        SearchRequest(filters={"section": ("Enrgy",)}),  # refused with the same suggestion
         SearchRequest(q="oil", page=999),  # refused: past the last page
     ]
     return reqs
@@ -202,8 +202,8 @@ def test_export_suggest_stats_and_articles_match_one_index(
     one = SearchService(small["one"], time_limit=LIMIT)
     for req in (SearchRequest(), SearchRequest(q="oil OR gold"), SearchRequest(sort="oldest")):
         assert [a.id for a in cluster.export(req)] == [a.id for a in one.export(req)]
-    assert list(cluster.export(SearchRequest(q="oil", section=("energy",)))) == list(
-        one.export(SearchRequest(q="oil", section=("energy",)))
+    assert list(cluster.export(SearchRequest(q="oil", filters={"section": ("energy",)}))) == list(
+        one.export(SearchRequest(q="oil", filters={"section": ("energy",)}))
     )
     for prefix in ("ja", "oil", "pa", "k"):
         ours, theirs = cluster.suggest(prefix), one.suggest(prefix)
@@ -418,7 +418,7 @@ def test_cli_and_web_serve_a_sharded_index(small: dict[str, Path], cluster: Any)
     client = create_app(Settings(index_dir=small["three"])).test_client()
     body = client.get("/api/search?q=oil&section=energy").get_json()
     assert body["total"] == SearchService(small["one"], time_limit=LIMIT).search(
-        SearchRequest(q="oil", section=("Energy",))
+        SearchRequest(q="oil", filters={"section": ("Energy",)})
     ).total
     assert client.get("/?q=oil").status_code == 200
     assert client.get("/api/search?q=oil&section=nope").status_code == 400
@@ -557,7 +557,7 @@ def test_copies_on_different_shards_fold_and_did_you_mean_counts_every_shard(
         reqs += [
             SearchRequest(q="oil", sort="newest", per_page=2, page=2),
             SearchRequest(q="oil", sort="oldest", per_page=4),
-            SearchRequest(section=("energy",), per_page=5),
+            SearchRequest(filters={"section": ("energy",)}, per_page=5),
             SearchRequest(q="trabe"), SearchRequest(q="oil trabe"), SearchRequest(q="Trace"),
         ]
         for req in reqs:

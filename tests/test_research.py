@@ -169,7 +169,8 @@ def test_top_series_per_bucket_equal_python_counts(r: Research) -> None:
 
 
 def test_trends_honour_query_and_filters(r: Research) -> None:
-    data, _tl = r.trends(SearchRequest(q="coffee", section=("Commodities",)), "topics", "day")
+    req = SearchRequest(q="coffee", filters={"section": ("Commodities",)})
+    data, _tl = r.trends(req, "topics", "day")
     rows = [s for s in STORIES if "coffee" in s["body"].lower() and s["section"] == "Commodities"]
     assert _nonzero(data["buckets"], data["total"]) == _truth_counts(rows, "day")
     assert data["stories"] == len(rows) == 2
@@ -193,7 +194,7 @@ def test_compare_counts_and_share_of_all_stories(r: Research, interval: str) -> 
 
 
 def test_compare_share_is_of_the_filtered_stories(r: Research) -> None:
-    data, _tl = r.compare(SearchRequest(section=("Energy",)), ["oil"], "month")
+    data, _tl = r.compare(SearchRequest(filters={"section": ("Energy",)}), ["oil"], "month")
     assert _nonzero(data["buckets"], data["all"]) == {"1987-03": 2}
     assert data["series"][0]["share"] == [1.0]
 
@@ -435,7 +436,7 @@ def test_reuters_related_and_significant_topics_equal_the_truth(
     for x in data["related"]:
         lift = (co[x["value"]] / len(subject)) / (df[x["value"]] / len(truth))
         assert x["lift"] == pytest.approx(lift, abs=1e-3)
-    sig = reuters.significant(SearchRequest(section=("Energy",)), "topics", top=5)
+    sig = reuters.significant(SearchRequest(filters={"section": ("Energy",)}), "topics", top=5)
     fg = [row for row in truth if row["section"] == "Energy"]
     fgc = Counter(t for row in fg for t in set(row["topics"]))
     for x in sig["significant"]:

@@ -79,10 +79,13 @@ def test_facets_equal_the_truth_distributions(
 @pytest.mark.parametrize(
     ("req", "count"),
     [
-        (SearchRequest(topics=("coffee",)), lambda r: "coffee" in r["topics"]),
-        (SearchRequest(persons=("James Baker",)), lambda r: "James Baker" in r["persons"]),
+        (SearchRequest(filters={"topics": ("coffee",)}), lambda r: "coffee" in r["topics"]),
         (
-            SearchRequest(section=("Energy", "Metals")),
+            SearchRequest(filters={"persons": ("James Baker",)}),
+            lambda r: "James Baker" in r["persons"],
+        ),
+        (
+            SearchRequest(filters={"section": ("Energy", "Metals")}),
             lambda r: r["section"] in ("Energy", "Metals"),
         ),
         (
@@ -103,7 +106,8 @@ def test_section_filter_still_counts_every_section(
 ) -> None:
     # A term facet ignores its own filter: with Energy ticked, every section keeps its count.
     sections = Counter(r["section"] for r in truth.values())
-    page = SearchService(reuters_index).search(SearchRequest(section=("Energy",), facet_limit=0))
+    energy = SearchRequest(filters={"section": ("Energy",)}, facet_limit=0)
+    page = SearchService(reuters_index).search(energy)
     assert page.total == sections["Energy"]
     assert page.truncated["section"] is False
     assert {v.value: v.count for v in page.facets["section"]} == dict(sections)

@@ -70,16 +70,18 @@ def test_date_queries(service: Any) -> None:
 
 
 def test_filters_or_within_and_across(service: Any) -> None:
-    page = service.search(SearchRequest(section=("Energy", "Metals")))
+    page = service.search(SearchRequest(filters={"section": ("Energy", "Metals")}))
     assert set(ids(page)) == {"oil1", "gold1"}
-    page = service.search(SearchRequest(section=("Energy", "Metals"), persons=("Paul Volcker",)))
+    page = service.search(SearchRequest(
+        filters={"section": ("Energy", "Metals"), "persons": ("Paul Volcker",)}
+    ))
     assert ids(page) == ["gold1"]
     page = service.search(SearchRequest(date_from="1987-03", date_to="1987-03-02"))
     assert ids(page) == ["coffee1"]
 
 
 def test_multi_select_facet_ignores_its_own_filter(service: Any) -> None:
-    page = service.search(SearchRequest(section=("Energy",)))
+    page = service.search(SearchRequest(filters={"section": ("Energy",)}))
     assert page.total == 1
     # Every section is still counted, so a second one can be added.
     assert facet(page, "section") == {
@@ -209,7 +211,7 @@ def test_tags_with_commas_filter_and_count_exactly(tmp_path: Any) -> None:
     )
     build_index(corpus, tmp_path / "ix")
     service = SearchService(tmp_path / "ix")
-    page = service.search(SearchRequest(persons=("Smith, John",)))
+    page = service.search(SearchRequest(filters={"persons": ("Smith, John",)}))
     assert ids(page) == ["s1"]
     assert facet(service.search(SearchRequest()), "persons") == {"Lee": 2, "Smith, John": 1}
 
@@ -243,7 +245,7 @@ def test_question_mark_ending_a_word_is_punctuation(service: Any) -> None:
 def test_matches_is_the_result_set_of_search(service: Any) -> None:
     for req in (
         SearchRequest(q="trade"),
-        SearchRequest(q="", topics=("coffee",)),
+        SearchRequest(q="", filters={"topics": ("coffee",)}),
         SearchRequest(q="trade", date_from="1987-03-01", date_to="1987-03-31"),
     ):
         found = service.matches(req)
@@ -262,19 +264,23 @@ def test_facet_filters_ignore_case_and_accents(tmp_path: Any) -> None:
     items = [*SAMPLE, article(id="sp1", place="São Paulo", section="Energy", topics=["crude"])]
     build_index(write_jsonl(tmp_path / "c" / "a.jsonl", items), tmp_path / "ix")
     service = SearchService(tmp_path / "ix")
-    page = service.search(SearchRequest(section=("energy",)))
+    page = service.search(SearchRequest(filters={"section": ("energy",)}))
     assert set(ids(page)) == {"oil1", "sp1"}
     # The page's request holds the values the index holds (the sidebar ticks those).
-    assert page.request is not None and page.request.section == ("Energy",)
-    assert set(ids(service.search(SearchRequest(topics=("CRUDE",))))) == {"oil1", "sp1"}
-    assert set(ids(service.search(SearchRequest(persons=("james BAKER",))))) == {"oil1", "gold1"}
+    assert page.request is not None and page.request.filters["section"] == ("Energy",)
+    upper = SearchRequest(filters={"topics": ("CRUDE",)})
+    assert set(ids(service.search(upper))) == {"oil1", "sp1"}
+    mixed = SearchRequest(filters={"persons": ("james BAKER",)})
+    assert set(ids(service.search(mixed))) == {"oil1", "gold1"}
     # Both spellings the archive holds ("Sao Paulo", "São Paulo") are what a user means.
-    assert set(ids(service.search(SearchRequest(place=("sao paulo",))))) == {"sp1", "coffee1"}
-    assert set(ids(service.search(SearchRequest(place=("  SÃO  paulo ",))))) == {"sp1", "coffee1"}
+    plain = SearchRequest(filters={"place": ("sao paulo",)})
+    assert set(ids(service.search(plain))) == {"sp1", "coffee1"}
+    odd = SearchRequest(filters={"place": ("  SÃO  paulo ",)})
+    assert set(ids(service.search(odd))) == {"sp1", "coffee1"}
     # An exact value stays exact.
-    assert ids(service.search(SearchRequest(place=("São Paulo",)))) == ["sp1"]
+    assert ids(service.search(SearchRequest(filters={"place": ("São Paulo",)}))) == ["sp1"]
     # Counts of the other facets honour the resolved filter.
-    assert facet(service.search(SearchRequest(section=("ENERGY",))), "place") == {
+    assert facet(service.search(SearchRequest(filters={"section": ("ENERGY",)})), "place") == {
         "London": 1,
         "São Paulo": 1,
     }
@@ -282,11 +288,11 @@ def test_facet_filters_ignore_case_and_accents(tmp_path: Any) -> None:
 
 def test_facet_value_matching_nothing_names_the_facet_and_the_closest(service: Any) -> None:
     with pytest.raises(QueryError, match=r"no section 'Enrgy': did you mean 'Energy'\?"):
-        service.search(SearchRequest(section=("Enrgy",)))
+        service.search(SearchRequest(filters={"section": ("Enrgy",)}))
     with pytest.raises(QueryError, match=r"no person 'James Bakr': did you mean 'James Baker'"):
-        service.matches(SearchRequest(persons=("James Bakr",)))
+        service.matches(SearchRequest(filters={"persons": ("James Bakr",)}))
     with pytest.raises(QueryError, match=r"no topic 'zzzz'"):
-        list(service.export(SearchRequest(topics=("zzzz",))))
+        list(service.export(SearchRequest(filters={"topics": ("zzzz",)})))
 
 
 def test_an_index_without_stories_finds_nothing(tmp_path: Any) -> None:
@@ -305,7 +311,7 @@ def test_an_index_without_stories_finds_nothing(tmp_path: Any) -> None:
     assert service.stats()["stories"] == 0
     assert service.suggest("oil") == []
     with pytest.raises(QueryError, match="no section 'Energy'"):
-        service.search(SearchRequest(section=("Energy",)))
+        service.search(SearchRequest(filters={"section": ("Energy",)}))
 
 
 def test_export_is_inside_the_damage_guard(sample_index: Any) -> None:
@@ -344,11 +350,17 @@ def test_the_facet_table_is_the_one_source() -> None:
     assert list(schema.FACET_FIELDS) == names
     assert list(facets.TERM_FACETS) == names
     assert {f.name for f in facetspec.TERM_FACETS if f.multi_valued} == facets.MULTI_VALUED
+    # The request keys its filters by the table: no field per facet to add.
     request_fields = {f.name for f in dataclasses.fields(SearchRequest)}
-    assert set(names) <= request_fields and set(names) <= set(Article.__dataclass_fields__)
+    assert not set(names) & request_fields and set(names) <= set(Article.__dataclass_fields__)
     built = schema.build_schema()
     assert all(f.field in built and f.param in built for f in facetspec.TERM_FACETS)
     options = {opt for p in search.params for opt in p.opts}
     assert {f.option for f in facetspec.TERM_FACETS} <= options
     req = SearchRequest().with_filters({"place": ("London",), "topics": ("gold",)})
-    assert req.filters() == {"topics": ("gold",), "place": ("London",)}
+    assert req.filters == {"topics": ("gold",), "place": ("London",)}
+    assert SearchRequest(filters={"place": (), "section": ["Energy"]}).filters == {
+        "section": ("Energy",)
+    }
+    with pytest.raises(ValueError, match="no facet"):
+        SearchRequest(filters={"sections": ("Energy",)})

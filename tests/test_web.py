@@ -254,7 +254,7 @@ def test_facets_multi_select_and_toggle_links(client: Any, service: SearchServic
     )
     # Multi-select: unselected sections still show their counts.
     assert re.search(r'name="section" value="Metals"\s+form="search-form" data-autosubmit>', text)
-    page = service.search(SearchRequest(section=("Economy", "Energy")))
+    page = service.search(SearchRequest(filters={"section": ("Economy", "Energy")}))
     assert f"<strong>{page.total}</strong>" in text
     # Active filters are chips whose links remove them.
     removes = [h for h in links(text) if "section=Economy" not in h and "section=Energy" in h]
@@ -626,9 +626,11 @@ def test_api_params_map_to_the_request(client: Any, service: SearchService) -> N
         page=2,
         per_page=3,
         sort="oldest",
-        section=("Economy", "Energy", "Metals"),
-        topics=("trade", "Foreign policy"),
-        persons=("James Baker", "Paul Volcker", "Vladimir Putin"),
+        filters={
+            "section": ("Economy", "Energy", "Metals"),
+            "topics": ("trade", "Foreign policy"),
+            "persons": ("James Baker", "Paul Volcker", "Vladimir Putin"),
+        },
         date_from="2016",
         date_to="2017-12",
         facet_limit=2,
@@ -637,7 +639,8 @@ def test_api_params_map_to_the_request(client: Any, service: SearchService) -> N
     assert _without_time(data) == _without_time(service.search(req).to_dict())
     assert data["page"] == 2 and data["per_page"] == 3
     place = client.get("/api/search?place=London&like=story01").get_json()
-    expected = service.search(SearchRequest(place=("London",), like="story01")).to_dict()
+    london = SearchRequest(filters={"place": ("London",)}, like="story01")
+    expected = service.search(london).to_dict()
     assert _without_time(place) == _without_time(expected)
 
 
@@ -678,7 +681,7 @@ def test_export_jsonl_every_match(client: Any, service: SearchService) -> None:
     response = client.get("/api/export.jsonl?section=Economy&sort=oldest")
     assert response.status_code == 200
     lines = [json.loads(line) for line in html(response).splitlines()]
-    req = SearchRequest(section=("Economy",), sort="oldest")
+    req = SearchRequest(filters={"section": ("Economy",)}, sort="oldest")
     assert lines == [a.to_dict() for a in service.export(req)]
     assert len(lines) == service.search(req).total
     assert client.get("/api/export.xml").status_code == 404

@@ -279,7 +279,7 @@ def test_selected_value_outside_the_top_keeps_its_count() -> None:
 def test_chips_name_the_filter_and_remove_it(app: Flask) -> None:
     with app.test_request_context("/?q=oil&person=James+Baker&from=1987-03&to=1987-04"):
         req = SearchRequest(
-            q="oil", persons=("James Baker",), date_from="1987-03", date_to="1987-04"
+            q="oil", filters={"persons": ("James Baker",)}, date_from="1987-03", date_to="1987-04"
         )
         chips: list[dict[str, Any]] = active_filters(req)
         assert [(c["label"], c["value"]) for c in chips] == [

@@ -180,7 +180,7 @@ class ClusterService:
             if not dfs:
                 raise ShardsDown(f"no shard answered ({'; '.join(down.values())}): try again")
             values = self._values(dfs)
-            resolved = {name: values.resolve(name, vals) for name, vals in req.filters().items()}
+            resolved = {name: values.resolve(name, vals) for name, vals in req.filters.items()}
             sub = base.with_filters(resolved)
             stats = merge.collection(dfs.values())
             relax = merge.relaxed(dfs.values())
@@ -401,7 +401,7 @@ class ClusterService:
         base, like = self._like(req)
         dfs, down = self._all("dfs", base, like)
         values = self._values(dfs)
-        sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters().items()})
+        sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters.items()})
         stats = merge.collection(dfs.values())
         relax = merge.relaxed(dfs.values())
         args = {k: (d.genkey, sub, stats, fn, like, req.like, relax) for k, d in dfs.items()}

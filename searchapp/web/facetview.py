@@ -77,7 +77,7 @@ def facet_lists(
 
     ``truncated`` names the facets the service itself cut: they have more values, uncounted.
     """
-    chosen = req.filters()
+    chosen = req.filters
     out = []
     for name in names:
         param = FACET_PARAMS[name]
@@ -100,7 +100,7 @@ def facet_lists(
 def active_filters(req: SearchRequest) -> list[dict[str, Any]]:
     """Return the active filters as chips: label, value and the URL that removes it."""
     chips = []
-    for facet, values in req.filters().items():
+    for facet, values in req.filters.items():
         param = FACET_PARAMS[facet]
         for value in values:
             chips.append(

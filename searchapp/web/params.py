@@ -71,8 +71,6 @@ def parse_request(
     if sort not in SORTS:
         # search() checks this too, but export() does not: a typo must not silently sort oldest.
         raise QueryError(f'sort "{sort}" is not known: use {", ".join(SORTS)}')
-    # Keyed by SearchRequest field (the table's name); Any because the fields are typed apart.
-    filters: dict[str, Any] = {f.name: values_param(args, f.param) for f in TERM_FACETS}
     return SearchRequest(
         q=q,
         page=int_param(args, "page", 1),
@@ -84,7 +82,7 @@ def parse_request(
         like=(args.get("like") or "").strip() or None,
         snippets=snippets,
         strict=flag_param(args, "strict"),
-        **filters,
+        filters={f.name: values_param(args, f.param) for f in TERM_FACETS},
     )
 
 

@@ -324,7 +324,7 @@ def _entity(kind: str, name: str) -> Any:
     except QueryError as exc:
         raise NotFoundError(str(exc)) from exc
     spec = BY_NAME[facet]
-    req = SearchRequest(**{facet: (value,)}, snippets=False)  # type: ignore[arg-type]
+    req = SearchRequest(filters={facet: (value,)}, snippets=False)
     data, tl = r.trends(req, None, None)
     chart = line_chart(
         f"Stories with {spec.noun} {value}, per {data['interval']}",
@@ -339,7 +339,7 @@ def _entity(kind: str, name: str) -> Any:
         for other in ("persons", "topics", "place")
     }
     latest = service().search(
-        SearchRequest(**{facet: (value,)}, sort="newest", per_page=LATEST, snippets=False)  # type: ignore[arg-type]
+        SearchRequest(filters={facet: (value,)}, sort="newest", per_page=LATEST, snippets=False)
     )
     pairs = [(spec.param, value)]
     return render_template(

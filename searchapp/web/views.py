@@ -39,11 +39,11 @@ def index() -> Any:
     # With a ticked value or an opened facet, every value is counted and the sidebar cuts the
     # lists itself, so a ticked value outside the top ones keeps its own count (facetview.py).
     # Otherwise the service cuts them: building every value costs a few ms a page.
-    every = bool(req.filters()) or opened is not None
+    every = bool(req.filters) or opened is not None
     page = service().search(replace(req, facet_limit=0) if every else req)
     # The service matched `section=energy` to the index's own "Energy": tick and chip that.
     if page.request is not None:
-        req = req.with_filters(page.request.filters())
+        req = req.with_filters(page.request.filters)
     like_article = None
     if req.like:
         like_article = service().get_article(req.like)
