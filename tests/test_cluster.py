@@ -34,7 +34,8 @@ from tests.conftest import SAMPLE, article, build_index, write_jsonl
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[cluster]'")
 
-pytestmark = pytest.mark.cluster
+# Slow too: each test starts a local Ray cluster (seconds), so the fast run leaves them out.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 # Search time limit in these tests: answers are compared, not timed (the machine may be busy).
 LIMIT = 120.0
 

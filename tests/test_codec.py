@@ -299,6 +299,7 @@ def _merge_sequence(path: Path, docs: list[Any], first: str) -> Any:
     return ix
 
 
+@pytest.mark.slow  # merges the shipped corpus twice
 @pytest.mark.parametrize("first", ["bulk", "doc"])
 def test_merges_of_both_kinds(tmp_path: Path, docs: list[Any], first: str) -> None:
     """Bulk and doc-by-doc segments merged (with deletions): as Whoosh's codec merges them.
@@ -473,6 +474,7 @@ def test_disk_full_while_writing_columnar_leaves_index_unchanged(
     assert_clean(index)
 
 
+@pytest.mark.slow  # fault injection
 @pytest.mark.parametrize("ext", [".sat", ".sad"])
 def test_damaged_columnar_file_is_reported_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str
@@ -502,6 +504,7 @@ def test_damaged_columnar_file_is_reported_with_the_fix(
     assert done.returncode != 0 and "searchapp index --rebuild" in done.stderr, done.stderr
 
 
+@pytest.mark.slow  # forks a pool of writers
 def test_forked_workers_write_the_same_segment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pair: tuple[Any, Any], docs: list[Any]
 ) -> None:
@@ -515,6 +518,7 @@ def test_forked_workers_write_the_same_segment(
         _same_index(a, b)
 
 
+@pytest.mark.slow  # every word of the corpus through Whoosh's automaton
 def test_fuzzy_expansion_is_what_whoosh_automaton_accepts(pair: tuple[Any, Any]) -> None:
     """One segment: the numpy edit distances accept exactly what Whoosh's Levenshtein DFA
     accepts (so Whoosh's Searcher finds the same stories over both codecs)."""
@@ -547,6 +551,7 @@ def _dying_work(span: tuple[int, int]) -> Any:
     return _REAL_WORK(span)
 
 
+@pytest.mark.slow  # kill -9 of a worker
 def test_a_killed_worker_stops_the_rebuild_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -109,6 +109,7 @@ def test_cli_and_export(index_dir: Path) -> None:
     assert sorted(exported) == ["s1", "s2", "s3", "s4", "u1", "u2"]  # exports keep every story
 
 
+@pytest.mark.slow  # Reuters-scale: builds (or reuses) the whole Reuters index
 def test_reuters_study_group(reuters_index: Path) -> None:
     page = SearchService(reuters_index).search(SearchRequest(q=TITLE))
     assert page.total_all == 2  # stories with every word (the rest have some)

@@ -174,6 +174,7 @@ def test_cli_shows_the_correction(tmp_path: Path, kremlin: SearchService) -> Non
     assert 'showing results for "Gorbachev"' in result.output
 
 
+@pytest.mark.slow  # Reuters-scale: builds (or reuses) the whole Reuters index
 def test_reuters_kremlin_and_gorbachev(reuters_index: Path) -> None:
     svc = SearchService(reuters_index)
     for typed, meant in [("Kremiln", "Kremlin"), ("Gorbachov", "Gorbachev")]:
