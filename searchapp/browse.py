@@ -20,34 +20,56 @@ def suggest(gen: Generation, searcher: Any, prefix: str, limit: int) -> list[dic
     prefix = prefix.strip()
     if not prefix or len(prefix) > MAX_PREFIX:
         return []
-    fd = gen.facets
     low = prefix.lower()
     out: list[dict[str, Any]] = []
-    for facet, kind in (("persons", "person"), ("topics", "topic")):
-        counts = dict(gen.landing.get(facet) or fd.count_terms(facet, fd.live))
-        matches = [
-            v
-            for v in fd.values[facet]
-            if any(w.startswith(low) for w in v.lower().split()) and counts.get(v)
-        ]
-        matches.sort(key=lambda v: (-counts[v], v))
-        out += [{"value": v, "kind": kind, "count": counts[v]} for v in matches[:limit]]
+    for facet, hits in facet_matches(gen, low).items():
+        kind = SUGGESTED[facet]
+        out += [{"value": v, "kind": kind, "count": c} for v, c in hits[:limit]]
     out.sort(key=lambda d: -d["count"])
     out = out[: max(1, limit // 2)] if len(out) > limit // 2 else out
-    words = re.findall(r"\w+", low)
-    if words:
-        parts = [query.Term("title", w) for w in words[:-1]]
-        parts.append(query.Prefix("title", words[-1]))
-        q = query.And(parts) if len(parts) > 1 else parts[0]
-        try:
-            results = searcher.search(q, limit=limit - len(out))
-            for _score, docnum in results.top_n:
-                title = article_from_stored(searcher.stored_fields(docnum)).title
-                if title and all(title != d["value"] for d in out):
-                    out.append({"value": title, "kind": "title", "count": 1})
-        except RecursionError:
-            pass
+    for _score, title in title_matches(searcher, low, limit - len(out)):
+        if title and all(title != d["value"] for d in out):
+            out.append({"value": title, "kind": "title", "count": 1})
     return out[:limit]
+
+
+# The facets whose values the search box offers, and what a suggestion of each is called.
+SUGGESTED = {"persons": "person", "topics": "topic"}
+
+
+def facet_matches(gen: Generation, low: str) -> dict[str, list[tuple[str, int]]]:
+    """Return the persons and topics with a word starting with low (lowercased), with their
+    story counts, most stories first (a shard's part of a sharded suggest, too)."""
+    fd = gen.facets
+    out: dict[str, list[tuple[str, int]]] = {}
+    for facet in SUGGESTED:
+        counts = gen.landing.get(facet) or fd.count_terms(facet, fd.live)
+        hits = [(v, c) for v, c in counts if c and _starts_a_word(v, low)]
+        hits.sort(key=lambda vc: (-vc[1], vc[0]))
+        out[facet] = hits
+    return out
+
+
+def _starts_a_word(value: str, low: str) -> bool:
+    return any(w.startswith(low) for w in value.lower().split())
+
+
+def title_matches(searcher: Any, low: str, limit: int) -> list[tuple[float, str]]:
+    """Return up to limit titles holding low's words, the last as a prefix, with Whoosh's
+    scores (best first)."""
+    words = re.findall(r"\w+", low)
+    if not words or limit <= 0:
+        return []
+    parts = [query.Term("title", w) for w in words[:-1]]
+    parts.append(query.Prefix("title", words[-1]))
+    q = query.And(parts) if len(parts) > 1 else parts[0]
+    try:
+        return [
+            (float(score), article_from_stored(searcher.stored_fields(docnum)).title)
+            for score, docnum in searcher.search(q, limit=limit).top_n
+        ]
+    except RecursionError:  # Whoosh recurses per ANDed word (docs/whoosh-notes.md)
+        return []
 
 
 def stats(gen: Generation) -> dict[str, Any]:

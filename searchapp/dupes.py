@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from searchapp.generation import Generation, article_from_stored
+from searchapp.lru import Lru
 
 CONTAINMENT = 0.8
 SHINGLE = 3
@@ -80,8 +80,7 @@ class Dupes:
         self.order = np.argsort(key, kind="stable")
         self.keys = key[self.order]
         self.key = key
-        self._prints: OrderedDict[int, Fingerprint] = OrderedDict()
-        self._lock = threading.Lock()
+        self._prints: Lru[int, Fingerprint] = Lru(FINGERPRINT_CACHE)
 
     def block(self, doc: int) -> np.ndarray:
         """Return the documents with doc's day and title length (doc included)."""
@@ -93,16 +92,11 @@ class Dupes:
 
     def fingerprint(self, searcher: Any, doc: int) -> Fingerprint:
         """Return a document's fingerprint, read once and kept (bounded)."""
-        with self._lock:
-            found = self._prints.get(doc)
-            if found is not None:
-                self._prints.move_to_end(doc)
-                return found
+        found = self._prints.get(doc)
+        if found is not None:
+            return found
         fp = fingerprint(article_from_stored(searcher.stored_fields(doc)))
-        with self._lock:
-            self._prints[doc] = fp
-            while len(self._prints) > FINGERPRINT_CACHE:
-                self._prints.popitem(last=False)
+        self._prints.put(doc, fp)
         return fp
 
     def copies(self, searcher: Any, doc: int, final: np.ndarray, taken: set[int]) -> list[int]:

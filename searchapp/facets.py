@@ -371,6 +371,17 @@ def assemble(
         counted[name] = fd.count_dates(name, final)
         if landing is not None:
             landing[name] = counted[name]
+    return cut_facets(counted, facet_limit)
+
+
+def cut_facets(
+    counted: dict[str, list[tuple[str, int]]], facet_limit: int
+) -> tuple[dict[str, list[FacetValue]], dict[str, bool]]:
+    """Return counted facets cut at facet_limit (0: all), and which were cut.
+
+    Date facets are never cut: the histogram needs every bar. One index and the shards' merge
+    (cluster/merge.py) both end here, so their pages cut alike.
+    """
     facets: dict[str, list[FacetValue]] = {}
     truncated: dict[str, bool] = {}
     for name, values in counted.items():

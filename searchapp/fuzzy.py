@@ -23,7 +23,6 @@ import bisect
 import contextlib
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,8 @@ from typing import Any
 import numpy as np
 from whoosh import query
 from whoosh.qparser import FuzzyTermPlugin
+
+from searchapp.lru import Lru
 
 BUCKETS = 32
 # Segment lexicons kept in memory (one per segment and field); a generation of ~10 segments
@@ -165,9 +166,8 @@ def osa_within(letters: np.ndarray, lengths: np.ndarray, text: str, maxdist: int
     return out
 
 
-_LEXICONS: OrderedDict[tuple[str, str, str], Lexicon] = OrderedDict()
-_EXPANSIONS: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
-_LOCK = threading.Lock()
+_LEXICONS: Lru[tuple[str, str, str], Lexicon] = Lru(LEXICON_CACHE)
+_EXPANSIONS: Lru[tuple[Any, ...], list[str]] = Lru(EXPANSION_CACHE)
 
 
 def _segment_key(reader: Any) -> tuple[str, str] | None:
@@ -183,19 +183,12 @@ def segment_lexicon(reader: Any, fieldname: str) -> Lexicon:
     """Return a segment's lexicon of a field, read once and cached (segments never change)."""
     seg = _segment_key(reader)
     key = (*seg, fieldname) if seg is not None else None
+    found = _LEXICONS.get(key) if key is not None else None
+    if found is not None:
+        return found
+    lex = Lexicon.from_words(_cached_words(reader, fieldname, seg))
     if key is not None:
-        with _LOCK:
-            found = _LEXICONS.get(key)
-            if found is not None:
-                _LEXICONS.move_to_end(key)
-                return found
-    words = _cached_words(reader, fieldname, seg)
-    lex = Lexicon.from_words(words)
-    if key is not None:
-        with _LOCK:
-            _LEXICONS[key] = lex
-            while len(_LEXICONS) > LEXICON_CACHE:
-                _LEXICONS.popitem(last=False)
+        _LEXICONS.put(key, lex)
     return lex
 
 
@@ -234,30 +227,22 @@ def terms_within(
     key: tuple[Any, ...] | None = None
     if all(s is not None for s in segs):
         key = (tuple(segs), fieldname, text, maxdist, prefix)
-        with _LOCK:
-            found = _EXPANSIONS.get(key)
-            if found is not None:
-                _EXPANSIONS.move_to_end(key)
-                return found
+        found = _EXPANSIONS.get(key)
+        if found is not None:
+            return found
     words: set[str] = set()
     for leaf in leaves:
         words.update(segment_lexicon(leaf, fieldname).within(text, maxdist, prefix))
     out = sorted(words)
     if key is not None:
-        with _LOCK:
-            _EXPANSIONS[key] = out
-            while len(_EXPANSIONS) > EXPANSION_CACHE:
-                _EXPANSIONS.popitem(last=False)
+        _EXPANSIONS.put(key, out)
     return out
 
 
 def forget(folder: str) -> None:
     """Drop the cached lexicons and expansions of one index generation's folder."""
-    with _LOCK:
-        for key in [k for k in _LEXICONS if k[0] == folder]:
-            del _LEXICONS[key]
-        for key in [k for k in _EXPANSIONS if any(s[0] == folder for s in k[0])]:
-            del _EXPANSIONS[key]
+    _LEXICONS.drop(lambda k: k[0] == folder)
+    _EXPANSIONS.drop(lambda k: any(s[0] == folder for s in k[0]))
 
 
 class FastFuzzyTerm(query.FuzzyTerm):  # type: ignore[misc]

@@ -15,7 +15,6 @@ import pickle
 import struct
 import threading
 import zlib
-from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 
 from searchapp import store
 from searchapp.facets import FacetData
+from searchapp.lru import Lru
 from searchapp.models import Article
 from searchapp.postings import field_lengths, leaf_postings, raw_postings
 
@@ -88,7 +88,7 @@ class Generation:
         self.newest, self.oldest = _orders(self.facets)
         # Decoded posting lists kept per generation (0 = none: every search reads the index).
         self.term_cache_size = term_cache_size
-        self._terms: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._terms: Lru[tuple[str, str], tuple[np.ndarray, np.ndarray]] = Lru(term_cache_size)
         # Facet counts of the landing page (no query, no filter), the same for every visitor.
         self.landing: dict[str, list[tuple[str, int]]] = {}
         self._lengths: dict[str, np.ndarray | None] = {}
@@ -128,11 +128,9 @@ class Generation:
     def postings(self, searcher: Any, fieldname: str, text: Any) -> tuple[np.ndarray, np.ndarray]:
         """Return a term's document numbers and weights (term frequencies), cached per term."""
         key = (fieldname, text)
-        with self._lock:
-            hit = self._terms.get(key)
-            if hit is not None:
-                self._terms.move_to_end(key)
-                return hit
+        hit = self._terms.get(key)
+        if hit is not None:
+            return hit
         id_parts, weight_parts = [], []
         for sub, offset in searcher.leaf_searchers():
             reader = sub.reader()
@@ -145,10 +143,7 @@ class Generation:
             found = (np.concatenate(id_parts), np.concatenate(weight_parts))
         else:
             found = (np.zeros(0, np.int64), np.zeros(0, np.float32))
-        with self._lock:
-            self._terms[key] = found
-            while len(self._terms) > self.term_cache_size:
-                self._terms.popitem(last=False)
+        self._terms.put(key, found)
         return found
 
     def lengths(self, searcher: Any, fieldname: str) -> np.ndarray | None:

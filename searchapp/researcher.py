@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from searchapp import research
+from searchapp.lru import Lru
 from searchapp.models import SearchRequest
 from searchapp.postings import leaf_ids, raw_postings
 from searchapp.research import Timeline
@@ -49,6 +50,10 @@ _CACHE_LIMIT = 50_000
 _IDS_BUDGET = 96 * 1024 * 1024
 
 
+def _word_ids_cache() -> Lru[str, np.ndarray]:
+    return Lru(_IDS_BUDGET, cost=lambda ids: ids.nbytes)
+
+
 class Research:
     """Trends, comparisons, co-occurrence and significance over one SearchService."""
 
@@ -58,8 +63,7 @@ class Research:
         self._stems: dict[str, str | None] = {}  # surface word -> indexed form (None: none)
         self._gen: Any = None  # the FacetData the caches below belong to
         self._df: dict[str, int] = {}  # indexed word -> body document frequency
-        self._ids: OrderedDict[str, np.ndarray] = OrderedDict()  # word -> its stories
-        self._ids_bytes = 0
+        self._ids: Lru[str, np.ndarray] = _word_ids_cache()  # word -> its stories
         self._words: dict[int, frozenset[str]] = {}  # document -> its distinct words
 
     # -- timelines --------------------------------------------------------------------------
@@ -176,7 +180,7 @@ class Research:
         searcher = gen.searcher()
         with self._lock:
             if self._gen is not fd:
-                self._gen, self._df, self._ids, self._ids_bytes = fd, {}, OrderedDict(), 0
+                self._gen, self._df, self._ids = fd, {}, _word_ids_cache()
                 self._words = {}
         picked = docs[np.unique(np.linspace(0, len(docs) - 1, min(SAMPLE, len(docs))).astype(int))]
         sample_df: Counter[str] = Counter()
@@ -240,11 +244,9 @@ class Research:
 
     def _word_ids(self, searcher: Any, stem: str, n: int) -> np.ndarray:
         """Return the stories holding a word in title, lead or body (deleted ones included)."""
-        with self._lock:
-            ids = self._ids.get(stem)
-            if ids is not None:
-                self._ids.move_to_end(stem)
-                return ids
+        ids = self._ids.get(stem)
+        if ids is not None:
+            return ids
         # A scratch mask unions the three fields' lists: 10x cheaper than np.unique at 216k.
         holds = np.zeros(n, dtype=bool)
         btext = stem.encode("utf-8")
@@ -255,10 +257,5 @@ class Research:
                     holds[leaf_ids(raw_postings(reader, fieldname, btext)) + offset] = True
         # int32 halves the cache: document numbers of one generation fit easily.
         ids = np.flatnonzero(holds).astype(np.int32)
-        with self._lock:
-            self._ids[stem] = ids
-            self._ids_bytes += ids.nbytes
-            while self._ids_bytes > _IDS_BUDGET and self._ids:
-                _word, old = self._ids.popitem(last=False)
-                self._ids_bytes -= old.nbytes
+        self._ids.put(stem, ids)
         return ids

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from searchapp.cluster.shard import Dfs, Key, Part
-from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData
+from searchapp.facets import DATE_FACETS, TERM_FACETS, FacetData, cut_facets
 from searchapp.models import FacetValue
 from searchapp.scoring import CollectionStats
 from searchapp.spelling import _WORD
@@ -94,13 +94,7 @@ def facets(
         for p in parts:
             total.update(dict(p.dates[name]))
         counted[name] = sorted(total.items())
-    out: dict[str, list[FacetValue]] = {}
-    truncated: dict[str, bool] = {}
-    for name, values in counted.items():
-        cut = values if facet_limit == 0 or name in DATE_FACETS else values[:facet_limit]
-        out[name] = [FacetValue(v, c) for v, c in cut]
-        truncated[name] = len(cut) < len(values)
-    return out, truncated
+    return cut_facets(counted, facet_limit)
 
 
 def words(text: str) -> list[str]:

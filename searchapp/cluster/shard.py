@@ -18,14 +18,12 @@ runs the search again.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh import query
 from whoosh.support.levenshtein import distance
 
 from searchapp import browse, dupes, fuzzy, results, spelling
@@ -317,30 +315,11 @@ class Shard:
         return self.service._guard(self._suggest_parts, prefix, limit)
 
     def _suggest_parts(self, gen: Generation, prefix: str, limit: int) -> dict[str, Any]:
-        fd = gen.facets
+        # browse.suggest's pieces; title scores use this shard's statistics, so the merge by
+        # score is close to, not exactly, one index's.
         low = prefix.strip().lower()
-        out: dict[str, Any] = {}
-        for facet in ("persons", "topics"):
-            counts = gen.landing.get(facet) or fd.count_terms(facet, fd.live)
-            out[facet] = [
-                (v, c) for v, c in counts if c and any(w.startswith(low) for w in v.lower().split())
-            ]
-        # Titles as browse.suggest finds them, with Whoosh's scores (this shard's statistics:
-        # the merge by score is close to, not exactly, one index's).
-        searcher = gen.searcher()
-        titles: list[tuple[float, str]] = []
-        words = re.findall(r"\w+", low)
-        if words:
-            parts = [query.Term("title", w) for w in words[:-1]]
-            parts.append(query.Prefix("title", words[-1]))
-            q = query.And(parts) if len(parts) > 1 else parts[0]
-            try:
-                for score, docnum in searcher.search(q, limit=limit).top_n:
-                    title = article_from_stored(searcher.stored_fields(docnum)).title
-                    titles.append((float(score), title))
-            except RecursionError:
-                pass
-        out["titles"] = titles
+        out: dict[str, Any] = dict(browse.facet_matches(gen, low))
+        out["titles"] = browse.title_matches(gen.searcher(), low, limit)
         return out
 
     def stats(self) -> dict[str, Any]:
