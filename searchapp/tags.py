@@ -29,15 +29,22 @@ depend on the order of the articles.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from searchapp.models import Article, RawArticle
+from searchapp.tagtext import (
+    ALONE,
+    INSIDE,
+    MAX_TAG_WORDS,
+    TextIndex,
+    is_lower,
+    is_particle,
+    line_style,
+)
 
 KINDS = ("topics", "persons")
-MAX_TAG_WORDS = 8
 STYLES = ("lower", "capital", "mixed")
 
 # Costs are in nats (natural-log units), tuned on the Reuters rendering and the reference TASS
@@ -54,7 +61,6 @@ EDGE_PRIOR_WEIGHT = 2.0  # pseudo-observations behind EDGE_PRIOR
 LOWER_START_COST = 2.5  # mixed-case line: a tag that starts with a lowercase word
 UPPER_AFTER_LOWER_COST = 1.5  # mixed-case line: 'policy Syrian' inside one tag
 UPPER_AFTER_UPPER_COST = 0.75  # mixed-case line: 'Economy Oil' inside one tag
-PARTICLE_MAX_LETTERS = 3  # 'de', 'van', 'al': short lowercase words before a capitalised one
 # Pseudo-counts of tag lengths before the corpus says otherwise: lowercase lines are usually
 # codes or keywords, one word each (compounds hyphenated: money-fx); names and sentence-case
 # topics run to one to three words.
@@ -63,15 +69,6 @@ LENGTH_PRIOR = {
     "capital": {1: 2.0, 2: 2.0, 3: 1.0, 4: 0.5, 5: 0.25, 6: 0.125, 7: 0.0625, 8: 0.0625},
     "mixed": {1: 2.0, 2: 2.0, 3: 1.0, 4: 0.5, 5: 0.25, 6: 0.125, 7: 0.0625, 8: 0.0625},
 }
-# Mention grades.
-INSIDE = 1
-ALONE = 2
-
-_PARTICLE_RE = re.compile(r"(?<![^\W_])[a-z]{1,3}-(?=[A-Z])")  # 'al-Assad' -> 'Assad'
-# What may stand between two words of one phrase in the text: spaces, hyphens, apostrophes, and
-# a hyphenated lowercase prefix ('Bashar al-Assad'); punctuation or a line break ends a phrase.
-_GAP_RE = re.compile(r"[ \t\u00a0'’\-]*(?:[a-z]{1,3}-)?")
-_WORD_RE = re.compile(r"[^\W_]+")
 _LINE_EDGE = ""  # the context of a span at the start or end of a line
 
 Span = tuple[str, ...]
@@ -149,7 +146,7 @@ class TagSplitter:
         """Gather evidence from articles; may be called several times before finalize."""
         for raw in raws:
             article = raw.article
-            text_index: _TextIndex | None = None
+            text_index: TextIndex | None = None
             for kind, line, given in (
                 ("topics", raw.topics_line, article.topics),
                 ("persons", raw.persons_line, article.persons),
@@ -164,7 +161,7 @@ class TagSplitter:
                     keys = [w.casefold() for w in words]
                     self._count_line(stats, keys, 1)
                     if text_index is None:
-                        text_index = _TextIndex(article)
+                        text_index = TextIndex(article)
                     entry = _Line(kind, (article.id, line), words, keys, text_index.mentions(words))
                     self._lines[(kind, article.id, line)] = entry
         self._fitted = False
@@ -190,7 +187,7 @@ class TagSplitter:
         if entry is None:
             # A line that learn() never saw: judge it against the corpus as it stands.
             keys = [w.casefold() for w in words]
-            mentions = _TextIndex(article).mentions(words) if article else {}
+            mentions = TextIndex(article).mentions(words) if article else {}
             entry = _Line(kind, ("", line), words, keys, mentions)
             costs = self._span_costs(entry, final=True, learnt=False)
         else:
@@ -204,7 +201,7 @@ class TagSplitter:
             return
         keys = [w.casefold() for w in words]
         stats.certain[tuple(keys)] += weight
-        stats.certain_lengths[_style(words), len(words)] += weight
+        stats.certain_lengths[line_style(words), len(words)] += weight
         TagSplitter._count_line(stats, keys, weight)
 
     @staticmethod
@@ -237,7 +234,7 @@ class TagSplitter:
             lengths = Counter(stats.certain_lengths)
             for (_, line), votes in stats.first_pass.items():
                 stats.vocabulary.update(votes)
-                style = _style(line.split())
+                style = line_style(line.split())
                 lengths.update((style, len(span)) for span in votes)
             stats.length_cost = _length_costs(lengths)
         self._fitted = True
@@ -250,7 +247,7 @@ class TagSplitter:
         words, keys, n = entry.words, entry.keys, len(entry.words)
         own_votes = Counter(stats.first_pass.get(entry.key, [])) if final and learnt else Counter()
         vocabulary = stats.vocabulary if final else stats.certain
-        style = _style(words)
+        style = line_style(words)
         length_cost = stats.length_cost[style]
         # The line's own words and edges are in the statistics when it was learnt; they say
         # nothing about its inner boundaries, so they are taken out again.
@@ -275,12 +272,12 @@ class TagSplitter:
             )
             if style == "mixed":
                 prev, word = words[k - 1], words[k]
-                if _is_lower(word):
+                if is_lower(word):
                     start_at[k] += LOWER_START_COST
                 elif word[0].isupper():
-                    if not _is_lower(prev):
+                    if not is_lower(prev):
                         inside_at[k] = UPPER_AFTER_UPPER_COST
-                    elif not _is_particle(words, k - 1):
+                    elif not is_particle(words, k - 1):
                         inside_at[k] = UPPER_AFTER_LOWER_COST
 
         costs = {}
@@ -355,100 +352,6 @@ def _contexts(lines: Counter[Span], ambiguous: list[list[str]]) -> dict[Span, _C
                     entry.left[line[i - 1] if i > 0 else _LINE_EDGE] += count
                     entry.right[line[j] if j < n else _LINE_EDGE] += count
     return contexts
-
-
-class _TextIndex:
-    """An article's text, for finding where a tag line's words are mentioned as phrases."""
-
-    def __init__(self, article: Article) -> None:
-        """Keep title, lead and body; each on its own line, so no phrase spans two of them."""
-        self.text = f"{article.title}\n{article.lead}\n{article.body}"
-
-    def mentions(self, words: list[str]) -> dict[tuple[int, int], int]:
-        """Grade each span of a tag line: ALONE, only INSIDE a longer line phrase, or absent (0)."""
-        parts = [_WORD_RE.findall(_PARTICLE_RE.sub("", w)) for w in words]
-        tokens, capitals = self._tokens({p.casefold() for part in parts for p in part})
-        positions: dict[str, list[int]] = {}
-        for pos, token in enumerate(tokens):
-            if token is not None:
-                positions.setdefault(token, []).append(pos)
-        n = len(words)
-        result: dict[tuple[int, int], int] = {}
-        for i in range(n):
-            for j in range(i + 1, min(n, i + MAX_TAG_WORDS) + 1):
-                phrase = [p for part in parts[i:j] for p in part]
-                if not phrase:
-                    continue
-                keys = [p.casefold() for p in phrase]
-                before = parts[i - 1][-1].casefold() if i > 0 and parts[i - 1] else None
-                after = parts[j][0].casefold() if j < n and parts[j] else None
-                # A name ('Young', 'De Kock') is mentioned only where its last word is
-                # capitalised: 'young' in running text is not the person.
-                needs_capital = phrase[-1][0].isupper()
-                grade = 0
-                for pos in positions.get(keys[0], ()):
-                    end = pos + len(keys)
-                    if tokens[pos:end] != keys or (needs_capital and not capitals[end - 1]):
-                        continue
-                    if (before is not None and pos > 0 and tokens[pos - 1] == before) or (
-                        after is not None and end < len(tokens) and tokens[end] == after
-                    ):
-                        grade = INSIDE
-                        continue
-                    grade = ALONE
-                    break
-                result[(i, j)] = grade
-        return result
-
-    def _tokens(self, wanted: set[str]) -> tuple[list[str | None], list[bool]]:
-        """List the text's occurrences of the wanted words, with None where a phrase breaks."""
-        # Scanning for the line's own words only (one regex, in C) is far cheaper than
-        # tokenising the whole text; any other word or punctuation between two hits breaks it.
-        alternatives = "|".join(re.escape(w) for w in sorted(wanted, key=len, reverse=True))
-        pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
-        text = self.text
-        tokens: list[str | None] = []
-        capitals: list[bool] = []
-        last_end = -1
-        for match in pattern.finditer(text):
-            if last_end >= 0 and not _GAP_RE.fullmatch(text, last_end, match.start()):
-                tokens.append(None)
-                capitals.append(False)
-            word = match.group()
-            tokens.append(word.casefold())
-            capitals.append(word[0].isupper())
-            last_end = match.end()
-        return tokens, capitals
-
-
-def _is_lower(word: str) -> bool:
-    """Tell whether a word starts in lowercase once a hyphenated particle is dropped."""
-    word = _PARTICLE_RE.sub("", word)
-    return word[0].islower()
-
-
-def _is_particle(words: Sequence[str], k: int) -> bool:
-    """Tell whether words[k] is a short lowercase word before a capitalised one ('de Gaulle')."""
-    word = words[k]
-    return (
-        len(word) <= PARTICLE_MAX_LETTERS
-        and word[0].islower()
-        and k + 1 < len(words)
-        and words[k + 1][0].isupper()
-    )
-
-
-def _style(words: Sequence[str]) -> str:
-    """Classify a line by its words' first letters: lower, capital, or mixed (sentence case)."""
-    lower = upper = False
-    for k, word in enumerate(words):
-        if _is_lower(word):
-            lower = lower or not _is_particle(words, k)
-        elif word[0].isupper():
-            upper = True
-    if not upper:
-        return "lower"
-    return "mixed" if lower else "capital"
 
 
 def _length_costs(lengths: Counter[tuple[str, int]]) -> dict[str, dict[int, float]]:
