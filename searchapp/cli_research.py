@@ -18,6 +18,7 @@ import click
 from searchapp.cli_common import facet_filters, facet_options, index_option
 from searchapp.errors import SearchAppError
 from searchapp.models import SearchRequest
+from searchapp.research_tables import compare_table, trends_table
 
 FORMATS = click.Choice(["text", "csv", "json"])
 
@@ -87,12 +88,7 @@ def trends(query: str, index_dir: Path, by: str | None, interval: str | None, to
     if fmt == "json":
         _json(data)
         return
-    header = [data["interval"], "stories"] + [s["value"] for s in data["series"]]
-    rows = [
-        [label, data["total"][i]] + [s["counts"][i] for s in data["series"]]
-        for i, label in enumerate(data["buckets"])
-    ]
-    _table(header, rows, fmt)
+    _table(*trends_table(data), fmt)
     if fmt == "text" and data["undated"]:
         click.echo(f"({data['undated']:,} undated stories are in no {data['interval']})")
 
@@ -111,17 +107,8 @@ def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt
     if fmt == "json":
         _json(data)
         return
-    header = [data["interval"], "all"]
-    for s in data["series"]:
-        header += [s["q"], f"{s['q']} %"]
-    rows = []
-    for i, label in enumerate(data["buckets"]):
-        row: list[Any] = [label, data["all"][i]]
-        for s in data["series"]:
-            part = s["share"][i]
-            row += [s["counts"][i], "-" if part is None else f"{100 * part:.2f}"]
-        rows.append(row)
-    _table(header, rows, fmt)
+    # Percentages to read in a terminal; CSV has the fractions, as the page's download does.
+    _table(*compare_table(data, percent=fmt == "text"), fmt)
 
 
 @click.command()

@@ -320,6 +320,11 @@ def test_cli_formats_agree_with_the_api(small_index: Path, client: Any) -> None:
                                      "--format", "json", *ix])
     assert json.loads(cmp_.output) == client.get(
         "/api/compare?q=coffee&q=gold&interval=month").get_json()
+    # The CLI's CSV is the page's download, row for row.
+    cmp_csv = CliRunner().invoke(main, ["compare", "coffee", "gold", "--interval", "month",
+                                        "--format", "csv", *ix])
+    page_csv = client.get("/compare.csv?q=coffee&q=gold&interval=month").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(cmp_csv.output))) == list(csv.reader(io.StringIO(page_csv)))
 
 
 # -- pages ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from searchapp.errors import NotFoundError, QueryError
 from searchapp.facetspec import BY_NAME, TERM_FACETS
 from searchapp.models import SearchRequest
 from searchapp.research import INTERVALS, MAX_QUERIES, Timeline
+from searchapp.research_tables import compare_table, trends_table
 from searchapp.researcher import Research
 from searchapp.web.charts import Series, legend, line_chart
 from searchapp.web.context import service, settings
@@ -169,28 +170,14 @@ def api_significant() -> Any:
 def trends_csv() -> Any:
     """The trends table as CSV: one row per bucket, stories and each top value."""
     data, _tl = _trends()
-    header = [data["interval"], "stories"] + [s["value"] for s in data["series"]]
-    rows = [
-        [label, data["total"][i]] + [s["counts"][i] for s in data["series"]]
-        for i, label in enumerate(data["buckets"])
-    ]
-    return _csv(header, rows, "trends")
+    return _csv(*trends_table(data), "trends")
 
 
 @bp.get("/compare.csv")
 def compare_csv() -> Any:
     """The comparison as CSV: per bucket, all stories, then each query's count and share."""
     data, _tl = _compare()
-    header = [data["interval"], "all"]
-    for s in data["series"]:
-        header += [s["q"], f"{s['q']} share"]
-    rows = []
-    for i, label in enumerate(data["buckets"]):
-        row: list[Any] = [label, data["all"][i]]
-        for s in data["series"]:
-            row += [s["counts"][i], s["share"][i]]
-        rows.append(row)
-    return _csv(header, rows, "compare")
+    return _csv(*compare_table(data), "compare")
 
 
 # -- pages ------------------------------------------------------------------------------------
