@@ -364,3 +364,26 @@ def test_the_facet_table_is_the_one_source() -> None:
     }
     with pytest.raises(ValueError, match="no facet"):
         SearchRequest(filters={"sections": ("Energy",)})
+
+
+def test_dotted_acronyms_match_what_readers_type(tmp_path: Any) -> None:
+    """ "US" finds the agency's "U.S." and "UK" its "U.K." (schema 7); numbers keep dots."""
+    from searchapp.search import SearchService
+    from tests.conftest import article, build_index, write_jsonl
+
+    stories = [
+        article(id="dot", title="U.S. trade deficit widens", body="The U.S. deficit grew."),
+        article(id="plain", title="US sanctions", body="Washington acted."),
+        article(id="uk", title="U.K. rates", body="The U.K. held rates at 3.5 pct."),
+        article(id="num", title="Rates", body="Growth of 35 pct."),
+    ]
+    build_index(write_jsonl(tmp_path / "c" / "a.jsonl", stories), tmp_path / "ix")
+    service = SearchService(tmp_path / "ix")
+    for q in ("US", "us", "U.S.", "u.s"):
+        assert set(ids(service.search(SearchRequest(q=q)))) == {"dot", "plain"}, q
+    page = service.search(SearchRequest(q="US trade deficit"))
+    assert page.total_all == 1 and ids(page)[0] == "dot"  # every word: only the U.S. story
+    assert ids(service.search(SearchRequest(q="UK"))) == ["uk"]
+    assert ids(service.search(SearchRequest(q='"U.S. deficit"'))) == ["dot"]
+    assert ids(service.search(SearchRequest(q="3.5"))) == ["uk"]
+    assert ids(service.search(SearchRequest(q="35"))) == ["num"]
