@@ -309,4 +309,18 @@ def test_mark_words_marks_stems_and_prefixes_escaped() -> None:
         "<mark>Prices</mark> &lt;rose&gt;; <mark>exporters</mark> &amp; <mark>price</mark>-cutting"
     )
     assert str(text.mark_words('<b>"x"</b>', "")) == "&lt;b&gt;&#34;x&#34;&lt;/b&gt;"
+    # The index's stemmer (Snowball), so every word the search matched is marked: Porter's
+    # "bidd" and "submitt" left these unmarked; "U.S." is the "us" a reader types.
+    assert str(text.mark_words("Bidding, bids; submitted U.S. plans", "bid submit US")) == (
+        "<mark>Bidding</mark>, <mark>bids</mark>; <mark>submitted</mark> <mark>U.S</mark>. plans"
+    )
     assert str(text.mark_words("a <script> b", "script")) == "a &lt;<mark>script</mark>&gt; b"
+
+
+def test_snippet_marks_what_the_index_matched() -> None:
+    # Snippets analyse the story's words with the index's stemmer: "bid" finds "bidding".
+    from searchapp.highlight import analysed_word, snippet
+
+    assert analysed_word("Bidding") == analysed_word("bids") == "bid"
+    out = snippet(["The bidding closed; U.S. bids rose."], [analysed_word("bid"), "us"])
+    assert out.count("<mark>") == 3 and "<mark>bidding</mark>" in out and "<mark>U.S</mark>" in out

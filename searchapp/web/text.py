@@ -1,7 +1,8 @@
 """Story text on a page: paragraphs, messages with `commands`, and the searched words marked.
 
 Marking on the article page works from the query text alone (no second search): its words as
-the index analyses them (lowercase, stop words dropped, Porter stem), and ``wild*`` prefixes.
+the index analyses them (lowercase, stop words dropped, the index's own stemmer), and ``wild*``
+prefixes.
 Words given to a non-text field (``section:``, ``person:``, ``date:`` …) or after NOT are not
 marked. Every character of the story is escaped; only our own <mark> tags are raw.
 """
@@ -11,9 +12,9 @@ from __future__ import annotations
 import re
 
 from markupsafe import Markup, escape
-from whoosh.lang.porter import stem
 
-from searchapp.schema import STOP_WORDS, TOKEN_PATTERN
+from searchapp.highlight import analysed_word
+from searchapp.schema import TOKEN_PATTERN
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 TEXT_FIELDS = ("title", "lead", "body")
@@ -31,11 +32,6 @@ def paragraphs(text: str) -> list[str]:
 def code_spans(text: str) -> Markup:
     """Escape a message, then show its `backticked` commands as <code> (safe: escaped first)."""
     return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", str(escape(text))))
-
-
-def _analysed(word: str) -> str:
-    low = word.lower()
-    return "" if low in STOP_WORDS else stem(low)
 
 
 def query_terms(q: str) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -59,7 +55,7 @@ def query_terms(q: str) -> tuple[frozenset[str], tuple[str, ...]]:
                 prefixes.append(prefix)
             continue
         for token in _TOKEN.findall(body):
-            form = _analysed(token)
+            form = analysed_word(token)
             if form:
                 terms.add(form)
     return frozenset(terms), tuple(prefixes)
@@ -75,7 +71,7 @@ def mark_words(text: str, q: str) -> Markup:
     for m in _TOKEN.finditer(text):
         word = m.group()
         low = word.lower()
-        if _analysed(word) in terms or (prefixes and low.startswith(prefixes)):
+        if analysed_word(word) in terms or (prefixes and low.startswith(prefixes)):
             out.append(str(escape(text[pos : m.start()])))
             out.append("<mark>" + str(escape(word)) + "</mark>")
             pos = m.end()
