@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import run_child  # noqa: E402
+from run import run_child
 
 
 def index_once(corpus: Path, index: Path, codec: str, rebuild: bool) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from whoosh.codec.whoosh3 import W3Codec
 from searchapp import formats, store
 from searchapp.children import GuardedMpWriter
 from searchapp.codec import ColumnarCodec
-from searchapp.codec.bulk import write_segment
 from searchapp.errors import SearchAppError
 from searchapp.manifest import FileStat, Manifest, Scanned, changed_files, plan_update
 from searchapp.models import Article, ParseProblem, RawArticle, Report
+from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
 from searchapp.tags import TagSplitter
 from searchapp.validation import validate
@@ -242,17 +242,16 @@ class Indexer:
     def _scanned(
         stats: dict[str, FileStat | None],
         read: dict[str, bool],
-        articles: list[Article],
-        hashes: dict[str, str],
+        written: Iterable[tuple[str, str, str]],
         skipped: list[ParseProblem],
     ) -> dict[str, Scanned]:
-        """Describe every corpus file for plan_update()."""
+        """Describe every corpus file for plan_update(); written: (source, id, hash)."""
         # Files with any story that could not be read or validated (a .jsonl problem names
         # "file:line"): their good stories are written, none of their old ones deleted.
         troubled = {p.path if p.path in stats else p.path.rsplit(":", 1)[0] for p in skipped}
         stories: dict[str, list[tuple[str, str]]] = {name: [] for name in read}
-        for article in articles:
-            stories.setdefault(article.source, []).append((article.id, hashes[article.id]))
+        for source, story_id, digest in written:
+            stories.setdefault(source, []).append((story_id, digest))
         return {
             name: Scanned(
                 stat,
@@ -264,14 +263,16 @@ class Indexer:
         }
 
     @staticmethod
-    def _finish_report(report: IndexReport, manifest: Manifest, written: list[Article]) -> None:
+    def _finish_report(report: IndexReport, manifest: Manifest, titles_made: int) -> None:
         report.total = len(manifest.hashes)
         report.files = len(manifest.files)
-        report.titles_made = sum(1 for a in written if a.title_made)
+        report.titles_made = titles_made
 
     # -- full build ------------------------------------------------------------------------
 
     def _rebuild(self, old_gen: Path | None) -> IndexReport:
+        if columnar_enabled():
+            return self._rebuild_streamed(old_gen)
         report = IndexReport()
         stats, read, articles = self._scan(Manifest(), report, {}, read_all=True)
         clock = _Clock(report)
@@ -281,7 +282,8 @@ class Indexer:
             hashes = self._write_all(ix, articles, clock)
             _check_count(ix, len(articles), gen)
             ix.close()
-            files = self._scanned(stats, read, articles, hashes, report.skipped)
+            written = ((a.source, a.id, hashes[a.id]) for a in articles)
+            files = self._scanned(stats, read, written, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
             plan.manifest.vocab = _vocabulary(articles)
             store.write_manifest(gen, plan.manifest.to_json())
@@ -296,13 +298,52 @@ class Indexer:
             report.added = len(articles)
         else:
             report.updated = len(articles)
-        self._finish_report(report, plan.manifest, articles)
+        self._finish_report(report, plan.manifest, sum(a.title_made for a in articles))
+        return report
+
+    def _rebuild_streamed(self, old_gen: Path | None) -> IndexReport:
+        """A columnar rebuild whose workers read the files themselves (rebuild.py): this
+        process never holds the parsed corpus."""
+        report = IndexReport()
+        clock = _Clock(report)
+        names, passed_over = formats.scan_names(self.corpus)
+        report.skipped.extend(passed_over)
+        stats = {name: _stat(name) for name in names}
+        gen = store.new_generation(self.index_dir)
+        try:
+            ix = whoosh_index.create_in(str(gen), build_schema())
+            self.progress("read", 0, len(names))
+            built = write_streamed(
+                ix,
+                names,
+                workers=self.workers,
+                keep=self.keep,
+                progress=self.progress,
+                lap=clock.lap,
+            )
+            report.skipped.extend(built.problems)
+            _check_count(ix, built.count, gen)
+            ix.close()
+            read = {name: name in built.failed for name in names}
+            files = self._scanned(stats, read, built.stories, report.skipped)
+            plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
+            plan.manifest.vocab = built.vocab
+            store.write_manifest(gen, plan.manifest.to_json())
+            store.switch_to(self.index_dir, gen)
+        except BaseException:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        clock.lap("finish")
+        store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
+        if old_gen is None:
+            report.added = built.count
+        else:
+            report.updated = built.count
+        self._finish_report(report, plan.manifest, built.titles_made)
         return report
 
     def _write_all(self, ix: Any, articles: list[Article], clock: _Clock) -> dict[str, str]:
         """Add every article with a fresh writer; return their content hashes by id."""
-        if columnar_enabled():
-            return write_columnar(ix, articles, clock, self.progress, self.workers)
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
         # compound=False: opening the index drops from ~100 ms to ~1 ms, and a one-query CLI
@@ -339,7 +380,8 @@ class Indexer:
         report = IndexReport()
         stats, read, articles = self._scan(manifest, report, manifest.vocab, read_all=False)
         hashes = {article.id: article_hash(article) for article in articles}
-        plan = plan_update(manifest, self._scanned(stats, read, articles, hashes, report.skipped))
+        written = ((a.source, a.id, hashes[a.id]) for a in articles)
+        plan = plan_update(manifest, self._scanned(stats, read, written, report.skipped))
         by_id = {article.id: article for article in articles}
         report.skipped.extend(ParseProblem(name, reason) for name, reason in plan.duplicates)
         report.added, report.updated, report.unchanged = plan.added, plan.updated, plan.unchanged
@@ -352,7 +394,7 @@ class Indexer:
             # Only file times changed: the stories are the same, so the manifest is the only
             # thing to refresh (atomically, in place).
             store.write_manifest(gen, plan.manifest.to_json())
-        self._finish_report(report, plan.manifest, to_write)
+        self._finish_report(report, plan.manifest, sum(a.title_made for a in to_write))
         return report
 
     def _commit_changes(
@@ -393,24 +435,6 @@ class Indexer:
 def columnar_enabled() -> bool:
     """Say whether indexing writes the columnar codec (SEARCHAPP_CODEC=columnar; opt-in)."""
     return os.environ.get("SEARCHAPP_CODEC", "") == "columnar"
-
-
-def write_columnar(
-    ix: Any, articles: list[Article], clock: _Clock, progress: Progress, workers: int = 1
-) -> dict[str, str]:
-    """Write every article as one columnar segment (forked workers); return hashes by id."""
-    total = len(articles)
-    procs = workers if total >= PARALLEL_MIN_DOCS else 1
-    kept = write_segment(
-        ix,
-        articles,
-        to_fields,
-        workers=procs,
-        keep=("id", "hash"),
-        progress=lambda done: progress("index", done, total),
-    )
-    clock.lap("write")
-    return dict(zip(kept["id"], kept["hash"], strict=True))
 
 
 def index_corpus(

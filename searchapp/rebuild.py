@@ -1,0 +1,345 @@
+"""A full columnar rebuild that streams the corpus through forked workers (issue 12).
+
+The in-memory rebuild reads every story, splits every tag line, then writes: at 216k stories
+the parent held ~1.5 GB of parsed articles before the writer's workers saw one. Here the
+parent never holds the stories. Forked workers make two passes over chunks of files:
+
+1. read: parse the chunk, learn its tag evidence (TagSplitter.learn), pickle the parsed
+   stories to a spool file in the new generation, and return the evidence, ids and problems;
+   the parent drops duplicate ids exactly as formats.read_paths does (first file read wins),
+   adds up the evidence (the splitter needs corpus-wide counts) and fits it once;
+2. index: workers forked after the fit (they inherit the fitted splitter) load a spool, split
+   its tag lines, validate, build Whoosh documents and analyse them into a part of the segment
+   (codec/bulk.py gathers the parts in order).
+
+Every output (documents, their order, tag splits, problems, manifest) is the in-memory
+rebuild's: tests/test_indexer.py compares the two on the same corpus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from searchapp import formats
+from searchapp.codec.analysis import Analyser
+from searchapp.codec.bulk import map_forked, write_parts
+from searchapp.errors import ArticleError
+from searchapp.formats.jsonl import parse_json_article
+from searchapp.models import ParseProblem, RawArticle
+from searchapp.schema import to_fields
+from searchapp.tags import TagSplitter
+from searchapp.validation import validate
+
+# Files per chunk (one story each in TASS), and the size of a piece of a large .jsonl file:
+# a chunk's stories are all a worker holds at once.
+CHUNK_FILES = 2048
+PIECE_BYTES = 8 << 20
+SPOOL_PREFIX = ".rebuild-"
+
+# A piece of a .jsonl file: (path, first byte, end byte, number of its first line).
+Piece = tuple[str, int, int, int]
+Item = str | Piece
+
+
+@dataclass
+class _Read:
+    """What pass 1 returns for one chunk."""
+
+    spool: str
+    ids: list[str]
+    sources: list[str]
+    problems: list[ParseProblem]
+    splitter: TagSplitter
+
+
+@dataclass
+class Built:
+    """What a streamed rebuild wrote, for the indexer's report and manifest."""
+
+    count: int = 0
+    problems: list[ParseProblem] = field(default_factory=list)  # reading, then validation
+    failed: set[str] = field(default_factory=set)  # files that gave no story at all
+    stories: list[tuple[str, str, str]] = field(default_factory=list)  # (source, id, hash)
+    vocab: dict[str, dict[str, int]] = field(default_factory=dict)
+    titles_made: int = 0
+
+
+def merge_evidence(into: TagSplitter, other: TagSplitter) -> None:
+    """Add other's learnt evidence to into's, as if into had learnt other's stories too.
+
+    The evidence is counters (added) and per-line entries keyed by story id (merged); what
+    _fit derives from them is rebuilt at the next split. (A candidate for a TagSplitter
+    method; it lives here while tags.py is being reorganised.)
+    """
+    for kind, stats in other._stats.items():
+        mine = into._stats[kind]
+        for f in fields(stats):
+            value = getattr(stats, f.name)
+            if isinstance(value, Counter):
+                getattr(mine, f.name).update(value)
+    into._lines.update(other._lines)
+    into._fitted = False
+
+
+def plan_items(names: Sequence[str]) -> list[list[Item]]:
+    """Group the files into chunks; a .jsonl file larger than PIECE_BYTES becomes pieces."""
+    chunks: list[list[Item]] = []
+    run: list[Item] = []
+    for name in names:
+        pieces = _pieces(name) if name.lower().endswith(".jsonl") else None
+        if pieces is None:
+            run.append(name)
+            if len(run) >= CHUNK_FILES:
+                chunks.append(run)
+                run = []
+            continue
+        if run:
+            chunks.append(run)
+            run = []
+        chunks.extend([p] for p in pieces)
+    if run:
+        chunks.append(run)
+    return chunks
+
+
+def _pieces(name: str) -> list[Piece] | None:
+    """Cut a large .jsonl file at line ends (None: read it whole)."""
+    try:
+        size = os.path.getsize(name)
+        if size <= PIECE_BYTES:
+            return None
+        pieces: list[Piece] = []
+        with open(name, "rb") as fh:
+            start, line = 0, 1
+            while start < size:
+                fh.seek(start)
+                block = fh.read(PIECE_BYTES)
+                cut = block.rfind(b"\n") + 1 if len(block) == PIECE_BYTES else len(block)
+                if cut == 0:  # one line longer than a piece: take the whole line
+                    rest = fh.readline()
+                    block, cut = block + rest, len(block) + len(rest)
+                pieces.append((name, start, start + cut, line))
+                line += block.count(b"\n", 0, cut)
+                start += cut
+        return pieces
+    except OSError:
+        return None  # read_paths reports the unreadable file
+
+
+def _read_piece(piece: Piece) -> tuple[list[RawArticle], list[ParseProblem]]:
+    """Read a piece of a .jsonl file as formats.iter_jsonl reads the whole file."""
+    path, start, end, first = piece
+    raws: list[RawArticle] = []
+    problems: list[ParseProblem] = []
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+    except OSError as exc:
+        problems.append(ParseProblem(path, f"the file cannot be read ({exc.strerror}); check it."))
+        return raws, problems
+    for lineno, line in enumerate(io.BytesIO(data), first):
+        where = f"{path}:{lineno}"
+        if lineno == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        if not line.strip():
+            continue
+        try:
+            raws.append(RawArticle(parse_json_article(line, path, where)))
+        except ArticleError as exc:
+            problems.append(ParseProblem(where, exc.reason))
+    return raws, problems
+
+
+def _read_chunk(task: tuple[int, list[Item], str]) -> _Read:
+    """Pass 1 (in a worker): parse a chunk, learn its tags, spool its stories."""
+    number, items, folder = task
+    if len(items) == 1 and isinstance(items[0], tuple):
+        raws, problems = _read_piece(items[0])
+    else:
+        raws, problems = formats.read_paths([str(x) for x in items])
+    splitter = TagSplitter()
+    splitter.learn(raws)
+    spool = os.path.join(folder, f"{SPOOL_PREFIX}{number:06d}.tmp")
+    with open(spool, "wb") as fh:
+        pickle.dump(raws, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    ids = [raw.article.id for raw in raws]
+    sources = [raw.article.source or raw.article.id for raw in raws]
+    return _Read(spool, ids, sources, problems, splitter)
+
+
+def _load(spool: str, skip: frozenset[int]) -> list[RawArticle]:
+    with open(spool, "rb") as fh:
+        raws: list[RawArticle] = pickle.load(fh)
+    return [raw for i, raw in enumerate(raws) if i not in skip] if skip else raws
+
+
+def write_streamed(
+    ix: Any,
+    names: Sequence[str],
+    *,
+    workers: int,
+    keep: Callable[[str], bool] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    lap: Callable[[str], None] | None = None,
+) -> Built:
+    """Read, split, validate and write every file in names as one columnar segment of ix."""
+    folder = ix.storage.folder
+    chunks = plan_items(names)
+    tasks = [(n, items, folder) for n, items in enumerate(chunks)]
+    note = progress or (lambda stage, done, total: None)
+    built = Built()
+    try:
+        splitter, index_tasks, total, with_stories = _learn(tasks, workers, built, note, len(names))
+        # A file failed whole when a problem names it and it gave no story (a duplicate id
+        # inside a .jsonl also names the file, but its other lines were read).
+        wanted = set(names)
+        built.failed = {p.path for p in built.problems if p.path in wanted} - with_stories
+        if lap:
+            lap("read")
+        # Fit once here, before the index pass forks: each worker would fit its own copy.
+        splitter._fit()
+        if lap:
+            lap("prepare")
+        _index(ix, splitter, index_tasks, workers, keep, built, note, total)
+        if lap:
+            lap("write")
+    finally:
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, f"{SPOOL_PREFIX}{task[0]:06d}.tmp"))
+    return built
+
+
+def _learn(
+    tasks: list[tuple[int, list[Item], str]],
+    workers: int,
+    built: Built,
+    note: Callable[[str, int, int], None],
+    files: int,
+) -> tuple[TagSplitter, list[tuple[str, frozenset[int]]], int, set[str]]:
+    """Pass 1: every chunk's evidence merged, duplicates dropped.
+
+    Returns the splitter, the pass 2 tasks, the number of stories, the files that gave one.
+    """
+    forked = workers > 1 and len(tasks) > 1
+    results = map_forked(_read_chunk, tasks, workers) if forked else iter(map(_read_chunk, tasks))
+    try:
+        return _gather_evidence(tasks, results, built, note, files)
+    finally:
+        if isinstance(results, Generator):
+            results.close()  # stops the pool at once if gathering failed
+
+
+def _gather_evidence(
+    tasks: list[tuple[int, list[Item], str]],
+    results: Iterator[_Read],
+    built: Built,
+    note: Callable[[str, int, int], None],
+    files: int,
+) -> tuple[TagSplitter, list[tuple[str, frozenset[int]]], int, set[str]]:
+    splitter = TagSplitter()
+    first_seen: dict[str, str] = {}
+    with_stories: set[str] = set()
+    index_tasks: list[tuple[str, frozenset[int]]] = []
+    total = done = 0
+    for task, read in zip(tasks, results, strict=True):
+        built.problems.extend(read.problems)
+        skip = set()
+        for i, (story_id, source) in enumerate(zip(read.ids, read.sources, strict=True)):
+            if story_id in first_seen:
+                built.problems.append(
+                    ParseProblem(
+                        source,
+                        f"duplicate id {story_id!r}, already read from "
+                        f"{first_seen[story_id]}; this copy is skipped: rename or remove one.",
+                    )
+                )
+                skip.add(i)
+                continue
+            first_seen[story_id] = source
+            with_stories.add(source)
+        evidence = read.splitter
+        if skip:
+            # Rare: learn this chunk again without the copies (they must not count).
+            evidence = TagSplitter()
+            evidence.learn(_load(read.spool, frozenset(skip)))
+        merge_evidence(splitter, evidence)
+        index_tasks.append((read.spool, frozenset(skip)))
+        total += len(read.ids) - len(skip)
+        done += sum(1 for item in task[1] if isinstance(item, str))
+        note("read", done, files)
+    return splitter, index_tasks, total, with_stories
+
+
+def _index(
+    ix: Any,
+    splitter: TagSplitter,
+    tasks: list[tuple[str, frozenset[int]]],
+    workers: int,
+    keep: Callable[[str], bool] | None,
+    built: Built,
+    note: Callable[[str, int, int], None],
+    total: int,
+) -> None:
+    """Pass 2: split, validate and analyse every spooled chunk into one segment."""
+    now = datetime.now(timezone.utc)
+    analysers: list[Analyser] = []  # one per process (a forked worker fills its own copy)
+
+    def index_chunk(task: tuple[str, frozenset[int]]) -> dict[str, Any]:
+        spool, skip = task
+        raws = _load(spool, skip)
+        os.unlink(spool)
+        if not analysers:
+            analysers.append(Analyser(ix.schema, ("id", "hash", "source")))
+        docs, skipped = [], []
+        topics: Counter[str] = Counter()
+        persons: Counter[str] = Counter()
+        titles = 0
+        for raw in raws:
+            article = splitter.finalize(raw)
+            if keep is not None and not keep(article.id):
+                continue
+            reason = validate(article, now)
+            if reason is not None:
+                skipped.append(ParseProblem(article.source or article.id, reason))
+                continue
+            topics.update(article.topics)
+            persons.update(article.persons)
+            titles += article.title_made
+            docs.append(to_fields(article))
+        del raws
+        part = analysers[0].chunk(docs)
+        part["extra"] = (skipped, topics, persons, titles)
+        return part
+
+    vocab: dict[str, Counter[str]] = {"topics": Counter(), "persons": Counter()}
+
+    def gathered(part: dict[str, Any]) -> None:
+        skipped, topics, persons, titles = part["extra"]
+        built.problems.extend(skipped)
+        vocab["topics"].update(topics)
+        vocab["persons"].update(persons)
+        built.titles_made += titles
+
+    collector = write_parts(
+        ix,
+        tasks,
+        index_chunk,
+        workers=workers,
+        keep=("id", "hash", "source"),
+        progress=lambda done: note("index", done, total),
+        on_part=gathered,
+    )
+    kept = collector.kept
+    built.count = collector.count
+    built.stories = list(zip(kept["source"], kept["id"], kept["hash"], strict=True))
+    built.vocab = {kind: dict(counts) for kind, counts in vocab.items()}
