@@ -584,6 +584,21 @@ def test_a_killed_worker_stops_the_rebuild_cleanly(
     assert_clean(index)
 
 
+def test_terms_file_is_the_same_written_in_blocks_of_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs: list[Any]
+) -> None:
+    """The per-term figures (weights, lengths, position offsets) are computed a block of
+    terms at a time; blocks of a few postings write the same bytes as one block."""
+    from searchapp.codec import tables
+
+    _bulk_write(tmp_path / "one", docs[:1200])
+    monkeypatch.setattr(tables, "TERM_BLOCK_POSTINGS", 37)
+    _bulk_write(tmp_path / "blocks", docs[:1200])
+    (one,) = (tmp_path / "one").glob("*.sat")
+    (blocks,) = (tmp_path / "blocks").glob("*.sat")
+    assert one.read_bytes() == blocks.read_bytes()
+
+
 def test_merged_tag_evidence_splits_like_one_splitter() -> None:
     """Tag evidence learnt chunk by chunk (as the streamed rebuild's workers do) and added up
     splits every tag line of the shipped corpus as one splitter that learnt it all."""

@@ -122,15 +122,18 @@ def _postings(
     total = int(counts.sum())
     docs_s = np.empty(total, dtype=np.int32)
     freqs_s = np.empty(total, dtype=np.int32)
-    for part, dest in zip(parts, _destinations(runs, term_start), strict=True):
-        docs_s[dest] = part[1]
-        freqs_s[dest] = part[2]
+    for i, dest in enumerate(_destinations(runs, term_start)):
+        docs_s[dest] = parts[i][1]
+        freqs_s[dest] = parts[i][2]
+        if not positional:
+            parts[i] = ()  # frees the part as the output fills
     positions = None
     if positional:
         pos_start = _exclusive_sum(freqs_s)
         positions = np.empty(int(freqs_s.sum(dtype=np.int64)), dtype=np.int32)
-        for part, dest in zip(parts, _destinations(runs, term_start), strict=True):
-            freq, pos = part[2], part[3]
+        for i, dest in enumerate(_destinations(runs, term_start)):
+            freq, pos = parts[i][2], parts[i][3]
+            parts[i] = ()  # frees the part as the output fills
             idx = np.repeat(pos_start[dest] - _exclusive_sum(freq), freq)
             idx += np.arange(len(pos), dtype=np.int64)
             positions[idx] = pos
