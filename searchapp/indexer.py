@@ -26,7 +26,14 @@ from searchapp import formats, store
 from searchapp.children import GuardedMpWriter
 from searchapp.codec import ColumnarCodec
 from searchapp.errors import SearchAppError
-from searchapp.manifest import FileStat, Manifest, Scanned, changed_files, plan_update
+from searchapp.manifest import (
+    FileStat,
+    Manifest,
+    Scanned,
+    changed_files,
+    plan_update,
+    stat_file,
+)
 from searchapp.models import Article, ParseProblem, RawArticle, Report
 from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
@@ -67,14 +74,6 @@ class IndexReport(Report):
 
     files: int = 0  # corpus files the index now knows
     titles_made: int = 0  # stories written with a title made from their lead or body
-
-
-def _stat(path: str | Path) -> FileStat | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return FileStat(st.st_mtime_ns, st.st_size)
 
 
 def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
@@ -226,7 +225,7 @@ class Indexer:
         clock = _Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {name: _stat(name) for name in names}
+        stats = {name: stat_file(name) for name in names}
         to_read = names if read_all else changed_files(manifest, stats)
         by_file, problems, failed = self._read(to_read)
         report.skipped.extend(problems)
@@ -308,7 +307,6 @@ class Indexer:
         clock = _Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {name: _stat(name) for name in names}
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
@@ -325,7 +323,7 @@ class Indexer:
             _check_count(ix, built.count, gen)
             ix.close()
             read = {name: name in built.failed for name in names}
-            files = self._scanned(stats, read, built.stories, report.skipped)
+            files = self._scanned(built.stats, read, built.stories, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
             plan.manifest.vocab = built.vocab
             store.write_manifest(gen, plan.manifest.to_json())

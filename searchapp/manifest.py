@@ -13,6 +13,7 @@ Neither touches the disk, so the rules below are tested alone (tests/test_indexe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,15 @@ class FileStat:
 
     mtime_ns: int
     size: int
+
+
+def stat_file(path: str | os.PathLike[str]) -> FileStat | None:
+    """Return a file's FileStat, or None when it cannot be stat'ed (gone, no permission)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return FileStat(st.st_mtime_ns, st.st_size)
 
 
 @dataclass(frozen=True)

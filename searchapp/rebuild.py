@@ -23,16 +23,18 @@ import io
 import os
 import pickle
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
 from searchapp import formats
 from searchapp.codec.analysis import Analyser
-from searchapp.codec.bulk import map_forked, write_parts
+from searchapp.codec.bulk import write_parts
+from searchapp.codec.pool import ForkedPool
 from searchapp.errors import ArticleError
 from searchapp.formats.jsonl import parse_json_article
+from searchapp.manifest import FileStat, stat_file
 from searchapp.models import ParseProblem, RawArticle
 from searchapp.schema import to_fields
 from searchapp.tags import TagSplitter
@@ -40,7 +42,7 @@ from searchapp.validation import validate
 
 # Files per chunk (one story each in TASS), and the size of a piece of a large .jsonl file:
 # a chunk's stories are all a worker holds at once.
-CHUNK_FILES = 2048
+CHUNK_FILES = 1024
 PIECE_BYTES = 8 << 20
 SPOOL_PREFIX = ".rebuild-"
 
@@ -58,6 +60,7 @@ class _Read:
     sources: list[str]
     problems: list[ParseProblem]
     splitter: TagSplitter
+    stats: dict[str, FileStat | None]
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Built:
     """What a streamed rebuild wrote, for the indexer's report and manifest."""
 
     count: int = 0
+    stats: dict[str, FileStat | None] = field(default_factory=dict)  # every file, as read
     problems: list[ParseProblem] = field(default_factory=list)  # reading, then validation
     failed: set[str] = field(default_factory=set)  # files that gave no story at all
     stories: list[tuple[str, str, str]] = field(default_factory=list)  # (source, id, hash)
@@ -160,26 +164,54 @@ def _read_piece(piece: Piece) -> tuple[list[RawArticle], list[ParseProblem]]:
 
 
 def _read_chunk(task: tuple[int, list[Item], str]) -> _Read:
-    """Pass 1 (in a worker): parse a chunk, learn its tags, spool its stories."""
+    """Pass 1 (in a worker): stat and parse a chunk, learn its tags, spool its stories."""
     number, items, folder = task
+    # Each file's stat is taken before it is read, so a file that changes meanwhile is read
+    # again by the next run.
+    stats = {}
+    for item in items:
+        if isinstance(item, str):
+            stats[item] = stat_file(item)
+        elif item[1] == 0:
+            stats[item[0]] = stat_file(item[0])
     if len(items) == 1 and isinstance(items[0], tuple):
         raws, problems = _read_piece(items[0])
     else:
         raws, problems = formats.read_paths([str(x) for x in items])
     splitter = TagSplitter()
     splitter.learn(raws)
-    spool = os.path.join(folder, f"{SPOOL_PREFIX}{number:06d}.tmp")
+    spool = _spool_path(folder, number)
     with open(spool, "wb") as fh:
         pickle.dump(raws, fh, protocol=pickle.HIGHEST_PROTOCOL)
     ids = [raw.article.id for raw in raws]
     sources = [raw.article.source or raw.article.id for raw in raws]
-    return _Read(spool, ids, sources, problems, splitter)
+    return _Read(spool, ids, sources, problems, splitter, stats)
+
+
+def _spool_path(folder: str, number: int) -> str:
+    return os.path.join(folder, f"{SPOOL_PREFIX}{number:06d}.tmp")
 
 
 def _load(spool: str, skip: frozenset[int]) -> list[RawArticle]:
     with open(spool, "rb") as fh:
         raws: list[RawArticle] = pickle.load(fh)
     return [raw for i, raw in enumerate(raws) if i not in skip] if skip else raws
+
+
+@dataclass
+class _Run:
+    """What the index pass needs in every process, set before the pool forks."""
+
+    schema: Any
+    keep: Callable[[str], bool] | None
+    now: datetime
+
+
+_RUN: _Run | None = None
+# Per process, made at its first index task of a run: (the run's splitter file, the fitted
+# splitter, the analyser). A new run has a new file (in its new generation).
+_LOCAL: tuple[str, TagSplitter, Analyser] | None = None
+_KEPT = ("id", "hash", "source")
 
 
 def write_streamed(
@@ -192,51 +224,52 @@ def write_streamed(
     lap: Callable[[str], None] | None = None,
 ) -> Built:
     """Read, split, validate and write every file in names as one columnar segment of ix."""
+    global _RUN, _LOCAL
     folder = ix.storage.folder
     chunks = plan_items(names)
     tasks = [(n, items, folder) for n, items in enumerate(chunks)]
     note = progress or (lambda stage, done, total: None)
     built = Built()
+    splitter_file = os.path.join(folder, f"{SPOOL_PREFIX}splitter.tmp")
+    _RUN = _Run(ix.schema, keep, datetime.now(timezone.utc))
     try:
-        splitter, index_tasks, total, with_stories = _learn(tasks, workers, built, note, len(names))
-        # A file failed whole when a problem names it and it gave no story (a duplicate id
-        # inside a .jsonl also names the file, but its other lines were read).
-        wanted = set(names)
-        built.failed = {p.path for p in built.problems if p.path in wanted} - with_stories
-        if lap:
-            lap("read")
-        # Fit once here, before the index pass forks: each worker would fit its own copy.
-        splitter._fit()
-        if lap:
-            lap("prepare")
-        _index(ix, splitter, index_tasks, workers, keep, built, note, total)
-        if lap:
-            lap("write")
+        # One pool for both passes, forked before this process gathers anything.
+        with ForkedPool(workers) if workers > 1 and len(tasks) > 1 else _no_pool() as pool:
+            results = pool.map(_read_chunk, tasks) if pool else iter(map(_read_chunk, tasks))
+            splitter, index_tasks, total, with_stories = _gather_evidence(
+                tasks, results, built, note, len(names)
+            )
+            # A file failed whole when a problem names it and it gave no story (a duplicate
+            # id inside a .jsonl also names the file, but its other lines were read).
+            wanted = set(names)
+            built.failed = {p.path for p in built.problems if p.path in wanted} - with_stories
+            if lap:
+                lap("read")
+            # Fitted once, here: each worker would fit its own copy.
+            splitter._fit()
+            if pool:
+                with open(splitter_file, "wb") as fh:
+                    pickle.dump(splitter, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            else:
+                _LOCAL = (splitter_file, splitter, Analyser(ix.schema, _KEPT))
+            del splitter
+            if lap:
+                lap("prepare")
+            jobs = [(spool, skip, splitter_file) for spool, skip in index_tasks]
+            _index(ix, jobs, pool, built, note, total)
+            if lap:
+                lap("write")
     finally:
-        for task in tasks:
+        _RUN = _LOCAL = None
+        for path in [splitter_file, *(_spool_path(folder, task[0]) for task in tasks)]:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(folder, f"{SPOOL_PREFIX}{task[0]:06d}.tmp"))
+                os.unlink(path)
     return built
 
 
-def _learn(
-    tasks: list[tuple[int, list[Item], str]],
-    workers: int,
-    built: Built,
-    note: Callable[[str, int, int], None],
-    files: int,
-) -> tuple[TagSplitter, list[tuple[str, frozenset[int]]], int, set[str]]:
-    """Pass 1: every chunk's evidence merged, duplicates dropped.
-
-    Returns the splitter, the pass 2 tasks, the number of stories, the files that gave one.
-    """
-    forked = workers > 1 and len(tasks) > 1
-    results = map_forked(_read_chunk, tasks, workers) if forked else iter(map(_read_chunk, tasks))
-    try:
-        return _gather_evidence(tasks, results, built, note, files)
-    finally:
-        if isinstance(results, Generator):
-            results.close()  # stops the pool at once if gathering failed
+@contextlib.contextmanager
+def _no_pool() -> Iterator[None]:
+    yield None
 
 
 def _gather_evidence(
@@ -246,12 +279,18 @@ def _gather_evidence(
     note: Callable[[str, int, int], None],
     files: int,
 ) -> tuple[TagSplitter, list[tuple[str, frozenset[int]]], int, set[str]]:
+    """Pass 1's results: every chunk's evidence merged, duplicates dropped, stats kept.
+
+    Returns the splitter, the index pass's tasks, the number of stories, the files that
+    gave one.
+    """
     splitter = TagSplitter()
     first_seen: dict[str, str] = {}
     with_stories: set[str] = set()
     index_tasks: list[tuple[str, frozenset[int]]] = []
     total = done = 0
     for task, read in zip(tasks, results, strict=True):
+        built.stats.update(read.stats)
         built.problems.extend(read.problems)
         skip = set()
         for i, (story_id, source) in enumerate(zip(read.ids, read.sources, strict=True)):
@@ -280,47 +319,49 @@ def _gather_evidence(
     return splitter, index_tasks, total, with_stories
 
 
+def _index_chunk(task: tuple[str, frozenset[int], str]) -> dict[str, Any]:
+    """Pass 2 (in a worker): split, validate and analyse one spooled chunk."""
+    global _LOCAL
+    spool, skip, splitter_file = task
+    run = _RUN
+    assert run is not None
+    if _LOCAL is None or _LOCAL[0] != splitter_file:
+        with open(splitter_file, "rb") as fh:
+            _LOCAL = (splitter_file, pickle.load(fh), Analyser(run.schema, _KEPT))
+    _, splitter, analyser = _LOCAL
+    raws = _load(spool, skip)
+    os.unlink(spool)
+    docs, skipped = [], []
+    topics: Counter[str] = Counter()
+    persons: Counter[str] = Counter()
+    titles = 0
+    for raw in raws:
+        article = splitter.finalize(raw)
+        if run.keep is not None and not run.keep(article.id):
+            continue
+        reason = validate(article, run.now)
+        if reason is not None:
+            skipped.append(ParseProblem(article.source or article.id, reason))
+            continue
+        topics.update(article.topics)
+        persons.update(article.persons)
+        titles += article.title_made
+        docs.append(to_fields(article))
+    del raws
+    part = analyser.chunk(docs)
+    part["extra"] = (skipped, topics, persons, titles)
+    return part
+
+
 def _index(
     ix: Any,
-    splitter: TagSplitter,
-    tasks: list[tuple[str, frozenset[int]]],
-    workers: int,
-    keep: Callable[[str], bool] | None,
+    tasks: list[tuple[str, frozenset[int], str]],
+    pool: ForkedPool | None,
     built: Built,
     note: Callable[[str, int, int], None],
     total: int,
 ) -> None:
-    """Pass 2: split, validate and analyse every spooled chunk into one segment."""
-    now = datetime.now(timezone.utc)
-    analysers: list[Analyser] = []  # one per process (a forked worker fills its own copy)
-
-    def index_chunk(task: tuple[str, frozenset[int]]) -> dict[str, Any]:
-        spool, skip = task
-        raws = _load(spool, skip)
-        os.unlink(spool)
-        if not analysers:
-            analysers.append(Analyser(ix.schema, ("id", "hash", "source")))
-        docs, skipped = [], []
-        topics: Counter[str] = Counter()
-        persons: Counter[str] = Counter()
-        titles = 0
-        for raw in raws:
-            article = splitter.finalize(raw)
-            if keep is not None and not keep(article.id):
-                continue
-            reason = validate(article, now)
-            if reason is not None:
-                skipped.append(ParseProblem(article.source or article.id, reason))
-                continue
-            topics.update(article.topics)
-            persons.update(article.persons)
-            titles += article.title_made
-            docs.append(to_fields(article))
-        del raws
-        part = analysers[0].chunk(docs)
-        part["extra"] = (skipped, topics, persons, titles)
-        return part
-
+    """Pass 2: every spooled chunk analysed (by the pool's workers) into one segment."""
     vocab: dict[str, Counter[str]] = {"topics": Counter(), "persons": Counter()}
 
     def gathered(part: dict[str, Any]) -> None:
@@ -333,11 +374,11 @@ def _index(
     collector = write_parts(
         ix,
         tasks,
-        index_chunk,
-        workers=workers,
-        keep=("id", "hash", "source"),
+        _index_chunk,
+        keep=_KEPT,
         progress=lambda done: note("index", done, total),
         on_part=gathered,
+        pool=pool,
     )
     kept = collector.kept
     built.count = collector.count

@@ -21,7 +21,7 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
 
 from searchapp import formats, rebuild, store
-from searchapp.codec import ColumnarCodec, bulk, container
+from searchapp.codec import ColumnarCodec, analysis, bulk, container, pool
 from searchapp.codec.bulk import write_segment
 from searchapp.errors import SearchAppError
 from searchapp.indexer import CODEC, Indexer
@@ -511,6 +511,8 @@ def test_forked_workers_write_the_same_segment(
 ) -> None:
     """Chunks analysed by two forked processes (their own term ids) gather into one index."""
     monkeypatch.setattr(bulk, "CHUNK_DOCS", 700)  # 5 chunks over 2 processes
+    # Workers drop their memo of the id field's terms after each chunk (ids restart).
+    monkeypatch.setattr(analysis, "FORGET_MIN", 100)
     (tmp_path / "ix").mkdir()
     ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema())
     kept = write_segment(ix, docs, workers=2, keep=("id",))
@@ -540,25 +542,26 @@ def test_fuzzy_expansion_is_what_whoosh_automaton_accepts(pair: tuple[Any, Any])
                 assert set(a.terms_within("body", text, maxdist, prefix)) == ours
 
 
-_REAL_WORK = bulk._work
+_REAL_WORK = pool._work
 
 
-def _dying_read(task: Any) -> Any:
-    """A worker's task that kills its own process (kill -9) on the third chunk of files."""
+def _dying_read(call: Any) -> Any:
+    """A worker's call that kills its own process (kill -9) on the third chunk of files."""
     import signal
 
-    if len(task) == 3 and task[0] == 2:  # pass 1: (number, files, folder)
+    task = call[1]
+    if call[0] is rebuild._read_chunk and task[0] == 2:  # (number, files, folder)
         os.kill(os.getpid(), signal.SIGKILL)
-    return _REAL_WORK(task)
+    return _REAL_WORK(call)
 
 
-def _dying_index(task: Any) -> Any:
-    """The same in the index pass (its tasks are (spool, skipped))."""
+def _dying_index(call: Any) -> Any:
+    """The same in the index pass (its tasks are (spool, skipped, splitter file))."""
     import signal
 
-    if len(task) == 2 and task[0].endswith("000002.tmp"):
+    if call[0] is rebuild._index_chunk and call[1][0].endswith("000002.tmp"):
         os.kill(os.getpid(), signal.SIGKILL)
-    return _REAL_WORK(task)
+    return _REAL_WORK(call)
 
 
 @pytest.mark.slow  # kill -9 of a worker
@@ -575,7 +578,7 @@ def test_a_killed_worker_stops_the_rebuild_cleanly(
     build_index(corpus, index)
     live = store.current_generation(index)
     monkeypatch.setattr(rebuild, "PIECE_BYTES", 100_000)  # pieces of each .jsonl file
-    monkeypatch.setattr(bulk, "_work", work)
+    monkeypatch.setattr(pool, "_work", work)
     with pytest.raises(SearchAppError, match=r"killed by SIGKILL.*the live index is unchanged"):
         build_index(corpus, index, rebuild=True, workers=2)
     monkeypatch.undo()

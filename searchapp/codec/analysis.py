@@ -38,6 +38,8 @@ from whoosh.formats import Existence, Frequency, Positions
 # effect on a token can be computed once per distinct raw token.
 _PER_TOKEN_FILTERS = (LowercaseFilter, StopFilter, StemFilter, StripFilter)
 NO_POS = np.zeros(0, np.int32)
+# An ID field's memo is dropped once it holds this many terms and most of a chunk's are new.
+FORGET_MIN = 4096
 
 
 def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
@@ -108,6 +110,10 @@ class _Analysis:
         self.terms: list[str] = []
         self._final: dict[str, int] = {}
         self.ids: dict[str, int] = {}
+
+    def forget(self) -> None:
+        """Drop the memo (term ids restart at 0): for fields whose values are all new."""
+        self.terms, self._final, self.ids = [], {}, {}
 
     def term_ids(self, toks: list[str]) -> np.ndarray:
         """Return the term id of every raw token (-1 where the analyzer drops it)."""
@@ -258,6 +264,7 @@ class Analyser:
         self.column_fields = {n: f for n, f in schema.items() if f.column_type}
         self.keep = tuple(keep)
         self._reported = dict.fromkeys(self.builders, 0)
+        self._restart = dict.fromkeys(self.builders, False)
 
     def chunk(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
         """Analyse docs; return a picklable part for bulk's collector.
@@ -273,7 +280,18 @@ class Analyser:
             # Term ids are this process's: send the terms it has not reported yet.
             new_terms = terms[self._reported[name] :]
             self._reported[name] = len(terms)
-            fields_out[name] = (new_terms, tid, doc, freq, pos)
+            fields_out[name] = (new_terms, tid, doc, freq, pos, self._restart[name])
+            self._restart[name] = False
+            if (
+                builder.analysis.is_id
+                and len(terms) > FORGET_MIN
+                and 2 * len(new_terms) > len(docs)
+            ):
+                # A story id is new in every document: memoising them only grows the worker
+                # (by ~100 bytes a story). The next part's term ids restart at 0.
+                builder.analysis.forget()
+                self._reported[name] = 0
+                self._restart[name] = True
             if name in self.scorable:
                 lengths[name] = lens
         columns = {

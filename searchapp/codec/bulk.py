@@ -3,23 +3,18 @@
 Chunks of documents are analysed (analysis.py) in this process or in forked workers; a
 collector gathers the parts in document order, maps each worker's term ids to one vocabulary,
 sorts the postings by term (stable: documents stay ascending) and writes the segment's files.
-map_forked() is the pool both this writer and the streamed rebuild (searchapp/rebuild.py) use.
+The streamed rebuild (searchapp/rebuild.py) feeds it parts from its own pool.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 from whoosh.formats import Existence, Positions
 from whoosh.index import TOC, clean_files
 
-from searchapp import children
 from searchapp.codec import (
     ColumnarCodec,
     column_bytes,
@@ -28,6 +23,7 @@ from searchapp.codec import (
 )
 from searchapp.codec.analysis import Analyser, check_schema
 from searchapp.codec.container import Spool
+from searchapp.codec.pool import ForkedPool, map_forked
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
 CHUNK_DOCS = 8192
@@ -54,7 +50,9 @@ class _Collector:
 
     def add(self, part: dict[str, Any]) -> None:
         pid = part["pid"]
-        for name, (new_terms, tid, doc, freq, pos) in part["fields"].items():
+        for name, (new_terms, tid, doc, freq, pos, restart) in part["fields"].items():
+            if restart:  # the worker forgot its term ids for this field (Analyser.chunk)
+                self.maps[(pid, name)] = []
             mapping = self.maps.setdefault((pid, name), [])
             ids, terms = self.term_ids[name], self.terms[name]
             for text in new_terms:
@@ -177,61 +175,6 @@ def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-# The job a forked worker runs (set before the pool forks; the children inherit it).
-_JOB: Callable[[Any], Any] | None = None
-
-
-def _work(task: Any) -> Any:
-    assert _JOB is not None
-    return _JOB(task)
-
-
-def map_forked(job: Callable[[Any], Any], tasks: Sequence[Any], workers: int) -> Iterator[Any]:
-    """Yield job(task) for every task, in order, computed by `workers` forked processes.
-
-    The workers are forked when the first result is asked for and inherit this process's
-    memory (so `job` may be a closure over anything); they die with this process
-    (children.guard_child). A worker that dies mid-task ends the run with an error naming it.
-    """
-    global _JOB
-    # ProcessPoolExecutor, not Pool: a worker killed mid-task breaks the executor (an error
-    # we report) where Pool would wait for the lost task forever.
-    _JOB = job
-    try:
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=children.FORK,
-            initializer=children.guard_child,
-            initargs=(os.getpid(),),
-        ) as pool:
-            procs: list[Any] = []
-            try:
-                results = pool.map(_work, tasks)
-                # The pool forgets its workers when it breaks: keep them to say how one
-                # died. (With fork, the first submit, inside map(), starts every worker.)
-                procs = list((pool._processes or {}).values())
-                yield from results
-            except GeneratorExit:
-                # The caller stopped (an error of its own): drop the tasks not started.
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            except BrokenProcessPool:
-                procs = procs or list((pool._processes or {}).values())
-                for proc in procs:
-                    # A killed worker's exit code is known only once it is reaped: on a busy
-                    # machine the pool can break before that, so wait a little.
-                    proc.join(timeout=2)
-                dead = [
-                    (p.pid, p.exitcode)
-                    for p in procs
-                    if p.exitcode not in (None, 0, -signal.SIGTERM)
-                ]
-                pid, code = dead[0] if dead else (None, None)
-                raise children._died("columnar writer", pid, code) from None
-    finally:
-        _JOB = None
-
-
 def _identity(doc: Any) -> dict[str, Any]:
     return doc  # type: ignore[no-any-return]
 
@@ -273,11 +216,13 @@ def write_parts(
     keep: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
     on_part: Callable[[dict[str, Any]], None] | None = None,
+    pool: ForkedPool | None = None,
 ) -> _Collector:
     """Write the parts job(task) makes (Analyser.chunk parts, in order) as one new segment.
 
-    With workers > 1 and several tasks, forked processes run the job (map_forked). on_part
-    sees every part after it is gathered (for what a job returns besides the part).
+    With a pool, its workers run the job (a module-level function); else with workers > 1
+    and several tasks, processes forked now (map_forked). on_part sees every part after it
+    is gathered (for what a job returns besides the part).
     Returns the collector (its `kept` fields and document count).
     """
     schema = ix.schema
@@ -285,8 +230,13 @@ def write_parts(
     storage = ix.storage
     segment = ColumnarCodec().new_segment(storage, ix.indexname)
     collector = _Collector(schema, keep, storage.folder)
-    forked = workers > 1 and len(tasks) > 1
-    parts = map_forked(job, tasks, workers) if forked else iter(map(job, tasks))
+    parts: Iterator[dict[str, Any]]
+    if pool is not None:
+        parts = pool.map(job, tasks)
+    elif workers > 1 and len(tasks) > 1:
+        parts = map_forked(job, tasks, workers)
+    else:
+        parts = iter(map(job, tasks))
     try:
         for part in parts:
             collector.add(part)
@@ -299,6 +249,8 @@ def write_parts(
         if isinstance(parts, Generator):
             parts.close()  # stops the pool now, not when the generator is collected
         raise
+    if pool is not None:
+        pool.close()  # the workers' memory is not needed while the files are written
     _write_files(storage, segment, collector)
     toc = ix._read_toc()
     segments = [*toc.segments, segment]
