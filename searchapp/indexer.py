@@ -32,7 +32,7 @@ from searchapp.manifest import (
     Scanned,
     changed_files,
     plan_update,
-    stat_file,
+    stat_files,
 )
 from searchapp.models import Article, ParseProblem, RawArticle, Report
 from searchapp.rebuild import write_streamed
@@ -225,7 +225,7 @@ class Indexer:
         clock = _Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {name: stat_file(name) for name in names}
+        stats = stat_files(names)
         to_read = names if read_all else changed_files(manifest, stats)
         by_file, problems, failed = self._read(to_read)
         report.skipped.extend(problems)

@@ -14,14 +14,18 @@ Neither touches the disk, so the rules below are tested alone (tests/test_indexe
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """What a stat() says of a corpus file: enough to tell that it changed."""
+class FileStat(NamedTuple):
+    """What a stat() says of a corpus file: enough to tell that it changed.
+
+    (FileStat and FileEntry are immutable NamedTuples rather than frozen dataclasses: a
+    frozen dataclass takes ~1.2 us to make, a NamedTuple ~0.2, and an update of a 216k-file
+    corpus makes 216k of each before it knows what changed.)
+    """
 
     mtime_ns: int
     size: int
@@ -36,8 +40,7 @@ def stat_file(path: str | os.PathLike[str]) -> FileStat | None:
     return FileStat(st.st_mtime_ns, st.st_size)
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """One corpus file in the manifest: its stat when last read, and its stories' ids."""
 
     mtime_ns: int = 0
@@ -46,7 +49,7 @@ class FileEntry:
 
     def matches(self, stat: FileStat | None) -> bool:
         """True when the file looks unchanged since it was read (same size and mtime)."""
-        return stat is not None and (stat.mtime_ns, stat.size) == (self.mtime_ns, self.size)
+        return stat is not None and stat.mtime_ns == self.mtime_ns and stat.size == self.size
 
 
 @dataclass
@@ -73,17 +76,19 @@ class Manifest:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Return the on-disk form (the one older versions read too)."""
+        """Return the on-disk form (the one older versions read too).
+
+        A FileEntry is a tuple, which JSON writes as the array [mtime_ns, size, [ids]].
+        """
         return {
             "schema": self.schema,
-            "files": {n: [e.mtime_ns, e.size, list(e.ids)] for n, e in self.files.items()},
+            "files": self.files,
             "hashes": self.hashes,
             "vocab": self.vocab,
         }
 
 
-@dataclass(frozen=True)
-class Scanned:
+class Scanned(NamedTuple):
     """One corpus file as this run found it.
 
     ``stories`` holds (id, content hash) of each story read and validated from it this run,
@@ -110,12 +115,27 @@ class Plan:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
+def stat_files(names: Iterable[str]) -> dict[str, FileStat | None]:
+    """stat_file() of every name (one tight loop: 216k files are a second of Python)."""
+    out: dict[str, FileStat | None] = {}
+    stat, make = os.stat, FileStat
+    for name in names:
+        try:
+            st = stat(name)
+        except OSError:
+            out[name] = None
+            continue
+        out[name] = make(st.st_mtime_ns, st.st_size)
+    return out
+
+
 def changed_files(manifest: Manifest, stats: Mapping[str, FileStat | None]) -> list[str]:
     """Return the files to read: new ones, and those whose size or mtime changed."""
+    get = manifest.files.get
     return [
         name
         for name, stat in stats.items()
-        if name not in manifest.files or not manifest.files[name].matches(stat)
+        if (entry := get(name)) is None or stat is None or stat != entry[:2]
     ]
 
 
@@ -129,36 +149,50 @@ def plan_update(manifest: Manifest, files: Mapping[str, Scanned]) -> Plan:
     recorded with no stat, so that the next run reads it again.
     """
     old = manifest.files
-    # Who held each id before; ids of files not read this run stay theirs.
-    held_by = {i: name for name, entry in old.items() for i in entry.ids}
-    owner = {
-        i: name
-        for name, entry in old.items()
-        if name in files and files[name].stories is None and not files[name].failed
-        for i in entry.ids
-    }
+    # Work in proportion to the files read, not the corpus: an update of one file in a
+    # 216k-file corpus must not loop over 216k entries more often than it has to.
+    gone = [name for name in old if name not in files]
+    out_files = dict(old)
+    for name in gone:
+        del out_files[name]
     out = Manifest(
         schema=manifest.schema,
-        files={name: entry for name, entry in old.items() if name in files},
+        files=out_files,
         hashes=dict(manifest.hashes),
         vocab=manifest.vocab,
     )
     plan = Plan(out)
+    held: dict[str, str] | None = None
+
+    def held_by(story_id: str, reader: str, previous: frozenset[str]) -> str | None:
+        """The file that held story_id before (None: no file did)."""
+        nonlocal held
+        if story_id in previous:
+            return reader
+        if held is None:  # only a new or moved story needs the whole map
+            held = {i: name for name, entry in old.items() for i in entry.ids}
+        return held.get(story_id)
+
+    def owner(holder: str | None) -> bool:
+        """True when the holder is a file not read this run (its ids stay its own)."""
+        scanned = files.get(holder) if holder is not None else None
+        return scanned is not None and scanned.stories is None and not scanned.failed
+
     kept_somewhere: set[str] = set()
     maybe_gone: list[str] = []
     for name, scanned in files.items():
         if scanned.failed or scanned.stories is None:
             continue
         previous = old[name].ids if name in old else ()
+        previous_set = frozenset(previous)
         kept: list[str] = []
         for story_id, digest in scanned.stories:
-            if owner.get(story_id, name) != name:
-                plan.duplicates.append(
-                    (name, f"duplicate id {story_id!r}: {owner[story_id]} has it")
-                )
+            holder = held_by(story_id, name, previous_set)
+            if holder is not None and holder != name and owner(holder):
+                plan.duplicates.append((name, f"duplicate id {story_id!r}: {holder} has it"))
                 continue
             kept.append(story_id)
-            moved = held_by.get(story_id, name) != name
+            moved = holder is not None and holder != name
             if out.hashes.get(story_id) != digest or moved:
                 plan.write.append(story_id)
                 if story_id in manifest.hashes:
@@ -176,9 +210,8 @@ def plan_update(manifest: Manifest, files: Mapping[str, Scanned]) -> Plan:
         maybe_gone.extend(previous)
         stat = scanned.stat or FileStat(0, 0)
         out.files[name] = FileEntry(stat.mtime_ns, stat.size, tuple(kept))
-    for name, entry in old.items():
-        if name not in files:
-            maybe_gone.extend(entry.ids)
+    for name in gone:
+        maybe_gone.extend(old[name].ids)
     plan.delete = list(dict.fromkeys(i for i in maybe_gone if i not in kept_somewhere))
     for story_id in plan.delete:
         out.hashes.pop(story_id, None)
