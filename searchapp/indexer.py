@@ -12,9 +12,7 @@ import errno
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,16 @@ from searchapp import formats, store
 from searchapp.children import GuardedMpWriter
 from searchapp.codec import ColumnarCodec
 from searchapp.errors import SearchAppError
+from searchapp.indexrun import (
+    Clock,
+    IndexReport,
+    check_count,
+    columnar_enabled,
+    merge_vocab,
+    noop,
+    split_tags,
+    vocabulary,
+)
 from searchapp.manifest import (
     FileStat,
     Manifest,
@@ -37,7 +45,6 @@ from searchapp.manifest import (
 from searchapp.models import Article, ParseProblem, RawArticle, Report
 from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
-from searchapp.tags import TagSplitter
 from searchapp.validation import validate
 
 Progress = Callable[[str, int, int], None]
@@ -49,70 +56,6 @@ LARGE_BUILD = 50_000
 # Posting blocks uncompressed: zlib took 13% of indexing time (measured on Reuters) for an index
 # about a third smaller; disk is cheaper than the archive's indexing window.
 CODEC = W3Codec(compression=0)
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
-
-
-class _Clock:
-    """Record the wall time of each indexing stage into a report."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.last = time.monotonic()
-
-    def lap(self, stage: str) -> None:
-        now = time.monotonic()
-        self.report.stages[stage] = self.report.stages.get(stage, 0.0) + now - self.last
-        self.last = now
-
-
-@dataclass
-class IndexReport(Report):
-    """What an indexing run did, with what the summary line needs besides."""
-
-    files: int = 0  # corpus files the index now knows
-    titles_made: int = 0  # stories written with a title made from their lead or body
-
-
-def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
-    topics: Counter[str] = Counter()
-    persons: Counter[str] = Counter()
-    for article in articles:
-        topics.update(article.topics)
-        persons.update(article.persons)
-    return {"topics": dict(topics), "persons": dict(persons)}
-
-
-def _merge_vocab(old: dict[str, Any], new: dict[str, dict[str, int]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for kind in ("topics", "persons"):
-        counts: Counter[str] = Counter(old.get(kind, {}))
-        counts.update(new.get(kind, {}))
-        merged[kind] = dict(counts)
-    return merged
-
-
-def _split(raws: list[RawArticle], vocab: dict[str, Any]) -> list[Article]:
-    splitter = TagSplitter()
-    for kind in ("topics", "persons"):
-        if vocab.get(kind):
-            splitter.add_known(kind, vocab[kind])
-    splitter.learn(raws)
-    return [splitter.finalize(raw) for raw in raws]
-
-
-def _check_count(ix: Any, expected: int, gen: Path) -> None:
-    # Whoosh's multiprocess writer can drop a child's segment (it waits 1 s for results after
-    # joining): never trust a commit, count.
-    with ix.searcher() as s:
-        got = s.doc_count()
-    if got != expected:
-        raise SearchAppError(
-            f"the index in {gen} holds {got} stories after writing {expected}: "
-            "the writer lost documents; run `searchapp index --rebuild` again"
-        )
 
 
 class Indexer:
@@ -131,7 +74,7 @@ class Indexer:
         self.corpus = corpus
         self.index_dir = index_dir
         self.workers = workers or min(2, os.cpu_count() or 1)
-        self.progress = progress or _noop
+        self.progress = progress or noop
         self.lock_wait = lock_wait
         self.optimize = False
         # A shard of a cluster indexes only the story ids it owns (searchapp/cluster/layout.py).
@@ -202,7 +145,7 @@ class Indexer:
         fit = []
         seen: set[str] = set()
         now = datetime.now(timezone.utc)
-        for article in _split(raws, vocab):
+        for article in split_tags(raws, vocab):
             if self.keep is not None and not self.keep(article.id):
                 continue
             reason = validate(article, now)
@@ -222,7 +165,7 @@ class Indexer:
 
         Returns every file's stat, the files read (True: failed whole), and the fit stories.
         """
-        clock = _Clock(report)
+        clock = Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
         stats = stat_files(names)
@@ -274,17 +217,17 @@ class Indexer:
             return self._rebuild_streamed(old_gen)
         report = IndexReport()
         stats, read, articles = self._scan(Manifest(), report, {}, read_all=True)
-        clock = _Clock(report)
+        clock = Clock(report)
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
             hashes = self._write_all(ix, articles, clock)
-            _check_count(ix, len(articles), gen)
+            check_count(ix, len(articles), gen)
             ix.close()
             written = ((a.source, a.id, hashes[a.id]) for a in articles)
             files = self._scanned(stats, read, written, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
-            plan.manifest.vocab = _vocabulary(articles)
+            plan.manifest.vocab = vocabulary(articles)
             store.write_manifest(gen, plan.manifest.to_json())
             store.switch_to(self.index_dir, gen)
         except BaseException:
@@ -304,7 +247,7 @@ class Indexer:
         """A columnar rebuild whose workers read the files themselves (rebuild.py): this
         process never holds the parsed corpus."""
         report = IndexReport()
-        clock = _Clock(report)
+        clock = Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
         gen = store.new_generation(self.index_dir)
@@ -320,7 +263,7 @@ class Indexer:
                 lap=clock.lap,
             )
             report.skipped.extend(built.problems)
-            _check_count(ix, built.count, gen)
+            check_count(ix, built.count, gen)
             ix.close()
             read = {name: name in built.failed for name in names}
             files = self._scanned(built.stats, read, built.stories, report.skipped)
@@ -340,7 +283,7 @@ class Indexer:
         self._finish_report(report, plan.manifest, built.titles_made)
         return report
 
-    def _write_all(self, ix: Any, articles: list[Article], clock: _Clock) -> dict[str, str]:
+    def _write_all(self, ix: Any, articles: list[Article], clock: Clock) -> dict[str, str]:
         """Add every article with a fresh writer; return their content hashes by id."""
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
@@ -385,7 +328,7 @@ class Indexer:
         report.added, report.updated, report.unchanged = plan.added, plan.updated, plan.unchanged
         report.deleted = len(plan.delete)
         to_write = [by_id[i] for i in plan.write]
-        plan.manifest.vocab = _merge_vocab(manifest.vocab, _vocabulary(to_write))
+        plan.manifest.vocab = merge_vocab(manifest.vocab, vocabulary(to_write))
         if to_write or plan.delete:
             self._commit_changes(gen, to_write, plan.delete, plan.manifest)
         elif plan.manifest != manifest:
@@ -420,7 +363,7 @@ class Indexer:
             except BaseException:
                 writer.cancel()
                 raise
-            _check_count(ix, len(manifest.hashes), new)
+            check_count(ix, len(manifest.hashes), new)
             ix.close()
             store.write_manifest(new, manifest.to_json())
             store.switch_to(self.index_dir, new)
@@ -428,11 +371,6 @@ class Indexer:
             shutil.rmtree(new, ignore_errors=True)
             raise
         store.remove_stale(self.index_dir, keep=new, previous=gen)
-
-
-def columnar_enabled() -> bool:
-    """Say whether indexing writes the columnar codec (SEARCHAPP_CODEC=columnar; opt-in)."""
-    return os.environ.get("SEARCHAPP_CODEC", "") == "columnar"
 
 
 def index_corpus(
