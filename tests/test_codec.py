@@ -444,28 +444,39 @@ class _FullDisk:
         self._fh.close()
 
 
-@pytest.mark.parametrize("rebuild", [True, False])
+@pytest.mark.parametrize("where", ["rebuild-segment", "update-segment", "rebuild-spool"])
 def test_disk_full_while_writing_columnar_leaves_index_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rebuild: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    """The columnar twin of test_reliability's disk-full tests (which fail Whoosh's own
+    StructFile writes): the disk fills while a segment file is written (rebuild or update)
+    or while the streamed rebuild spools stories. The run says so, the live index is
+    unchanged, and the failed run leaves no partial generation behind."""
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     for part in range(2):
         write_part(corpus, part, per_file=100)
     build_index(corpus, index)
     live = store.current_generation(index)
+    assert live is not None
     write_part(corpus, 2, per_file=100)
-    budget = [10]  # the per-doc file's header and first arrays go through, then the disk is full
+    # The per-doc file's header and first arrays go through, then the disk is full; a spool
+    # fails at its first write.
+    budget = [0 if where == "rebuild-spool" else 10]
     real_open = open
 
     def full_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        return _FullDisk(real_open(path, mode, *args, **kwargs), budget)
+        fh = real_open(path, mode, *args, **kwargs)
+        return _FullDisk(fh, budget) if "w" in mode else fh
 
-    monkeypatch.setattr(container, "open", full_open, raising=False)
+    target = rebuild if where == "rebuild-spool" else container
+    monkeypatch.setattr(target, "open", full_open, raising=False)
     with pytest.raises(SearchAppError) as info:
-        build_index(corpus, index, rebuild=rebuild)
+        build_index(corpus, index, rebuild=where.startswith("rebuild"))
     assert budget[0] < 0, "the fault was never reached"
     assert "disk full" in str(info.value) and "unchanged" in str(info.value)
+    gens = [p.name for p in index.iterdir() if p.name.startswith(store.GEN_PREFIX)]
+    assert gens == [live.name], f"the failed run left {gens}"
     monkeypatch.undo()
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     assert store.current_generation(index) == live
