@@ -29,6 +29,7 @@ from searchapp.indexrun import (
     IndexReport,
     check_count,
     columnar_enabled,
+    gc_paused,
     merge_vocab,
     noop,
     split_tags,
@@ -97,14 +98,16 @@ class Indexer:
             )
             manifest = Manifest()
             if gen is not None and not rebuild:
-                manifest = Manifest.from_json(store.read_manifest(gen))
+                with gc_paused():
+                    manifest = store.read_manifest(gen)
                 if manifest.schema != SCHEMA_VERSION:
                     rebuild = True  # an index from an older schema cannot be patched
             try:
                 if gen is None or rebuild:
                     report = self._rebuild(gen)
                 else:
-                    report = self._update(gen, manifest)
+                    with gc_paused():
+                        report = self._update(gen, manifest)
             except OSError as exc:
                 # Every write goes to a new generation, so a failed run leaves the live
                 # index exactly as it was; say so, and what to do.
@@ -194,15 +197,14 @@ class Indexer:
         stories: dict[str, list[tuple[str, str]]] = {name: [] for name in read}
         for source, story_id, digest in written:
             stories.setdefault(source, []).append((story_id, digest))
-        return {
-            name: Scanned(
-                stat,
-                tuple(stories[name]) if name in read else None,
-                failed=read.get(name, False),
-                troubled=name in troubled,
+        # Files not read: their stat alone (one C-level pass; at 216k files a comprehension
+        # with four lookups a file took ~0.4 s). Problems only ever name files that were read.
+        scanned = dict(zip(stats, map(Scanned, stats.values()), strict=True))
+        for name, failed in read.items():
+            scanned[name] = Scanned(
+                stats[name], tuple(stories[name]), failed=failed, troubled=name in troubled
             )
-            for name, stat in stats.items()
-        }
+        return scanned
 
     @staticmethod
     def _finish_report(report: IndexReport, manifest: Manifest, titles_made: int) -> None:
@@ -228,7 +230,7 @@ class Indexer:
             files = self._scanned(stats, read, written, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
             plan.manifest.vocab = vocabulary(articles)
-            store.write_manifest(gen, plan.manifest.to_json())
+            store.write_manifest(gen, plan.manifest)
             store.switch_to(self.index_dir, gen)
         except BaseException:
             # Never leave a half-written generation behind; the old one stays live.
@@ -269,7 +271,7 @@ class Indexer:
             files = self._scanned(built.stats, read, built.stories, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
             plan.manifest.vocab = built.vocab
-            store.write_manifest(gen, plan.manifest.to_json())
+            store.write_manifest(gen, plan.manifest)
             store.switch_to(self.index_dir, gen)
         except BaseException:
             shutil.rmtree(gen, ignore_errors=True)
@@ -334,7 +336,7 @@ class Indexer:
         elif plan.manifest != manifest:
             # Only file times changed: the stories are the same, so the manifest is the only
             # thing to refresh (atomically, in place).
-            store.write_manifest(gen, plan.manifest.to_json())
+            store.write_manifest(gen, plan.manifest)
         self._finish_report(report, plan.manifest, sum(a.title_made for a in to_write))
         return report
 
@@ -365,7 +367,7 @@ class Indexer:
                 raise
             check_count(ix, len(manifest.hashes), new)
             ix.close()
-            store.write_manifest(new, manifest.to_json())
+            store.write_manifest(new, manifest)
             store.switch_to(self.index_dir, new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)

@@ -2,9 +2,11 @@
 
 The manifest records, per corpus file, its size and mtime when last read and the ids of the
 stories it holds, plus every story's content hash and the tag vocabulary. On disk it is
-manifest.json in the generation (store.read_manifest / write_manifest), in the same form since
-schema 3: ``{"schema": N, "files": {path: [mtime_ns, size, [ids]]}, "hashes": {id: sha1},
-"vocab": {"topics": {tag: n}, "persons": {name: n}}}``.
+manifest.bin in the generation (encode_manifest: a few blobs, no object per entry;
+store.read_manifest / write_manifest); generations of older versions hold manifest.json, the
+to_json() form, in the
+same form since schema 3: ``{"schema": N, "files": {path: [mtime_ns, size, [ids]]},
+"hashes": {id: sha1}, "vocab": {"topics": {tag: n}, "persons": {name: n}}}``, still read.
 
 An incremental run is: changed_files() says which files to read; the indexer reads and
 validates them; plan_update() says what to write and delete and returns the next manifest.
@@ -13,10 +15,16 @@ Neither touches the disk, so the rules below are tested alone (tests/test_indexe
 
 from __future__ import annotations
 
+import json
 import os
+import struct
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from itertools import repeat
+from typing import Any, NamedTuple, cast
+
+import numpy as np
 
 
 class FileStat(NamedTuple):
@@ -88,6 +96,97 @@ class Manifest:
         }
 
 
+# The binary form (store.write_manifest): a JSON header naming the blobs that follow, each
+# with its length and CRC-32. Strings are NUL-joined (paths and ids hold no NUL: validation.py),
+# numbers are little-endian int64 arrays. Reading 216k files' entries takes ~0.3 s where the
+# JSON form took ~1.2 s (its parse, then one object per entry), writing ~0.2 s against ~0.7.
+BINARY_MAGIC = b"SAMANI\x00\x01"
+
+
+class ManifestError(ValueError):
+    """A binary manifest that does not decode (damaged, or another program's file)."""
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Return the binary form of a manifest."""
+    files = manifest.files
+    entries = files.values()
+    blobs = {
+        "names": "\0".join(files).encode("utf-8"),
+        "mtime": np.fromiter((e.mtime_ns for e in entries), np.int64, len(files)).tobytes(),
+        "size": np.fromiter((e.size for e in entries), np.int64, len(files)).tobytes(),
+        "counts": np.fromiter(map(len, (e.ids for e in entries)), np.int64, len(files)).tobytes(),
+        "ids": "\0".join(i for e in entries for i in e.ids).encode("utf-8"),
+        "hash_ids": "\0".join(manifest.hashes).encode("utf-8"),
+        "hashes": "\0".join(manifest.hashes.values()).encode("utf-8"),
+    }
+    header = {
+        "schema": manifest.schema,
+        "vocab": manifest.vocab,
+        "counts": [len(files), len(manifest.hashes)],
+        "blobs": [[name, len(blob), zlib.crc32(blob)] for name, blob in blobs.items()],
+    }
+    head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    return b"".join([BINARY_MAGIC, struct.pack("<I", len(head)), head, *blobs.values()])
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """Read the binary form; raise ManifestError if it does not hold together."""
+    if data[: len(BINARY_MAGIC)] != BINARY_MAGIC:
+        raise ManifestError("not a searchapp manifest")
+    start = len(BINARY_MAGIC) + 4
+    try:
+        (hlen,) = struct.unpack("<I", data[len(BINARY_MAGIC) : start])
+        header = json.loads(data[start : start + hlen].decode("utf-8"))
+        n_files, n_hashes = header["counts"]
+        blobs: dict[str, bytes] = {}
+        at = start + hlen
+        for name, length, crc in header["blobs"]:
+            blob = data[at : at + length]
+            if len(blob) != length or zlib.crc32(blob) != crc:
+                raise ManifestError(f"the manifest's {name} fail their checksum")
+            blobs[name] = blob
+            at += length
+        names = _split(blobs["names"], n_files)
+        mtimes = np.frombuffer(blobs["mtime"], np.int64).tolist()
+        sizes = np.frombuffer(blobs["size"], np.int64).tolist()
+        counts = np.frombuffer(blobs["counts"], np.int64)
+        all_ids = _split(blobs["ids"], int(counts.sum()))
+        ids: Iterable[tuple[str, ...]]
+        if len(counts) and (counts == 1).all():
+            ids = zip(all_ids)  # one story a file (TASS): 1-tuples, made in C
+        else:
+            ends = np.cumsum(counts).tolist()
+            starts = [0, *ends[:-1]] if ends else []
+            ids = [tuple(all_ids[a:b]) for a, b in zip(starts, ends, strict=True)]
+        hash_ids = _split(blobs["hash_ids"], n_hashes)
+        hashes = _split(blobs["hashes"], n_hashes)
+        if not len(names) == len(mtimes) == len(sizes) == len(counts):
+            raise ManifestError("the manifest's file table does not add up")
+        # tuple.__new__ straight from C: FileEntry's own __new__ is Python (~0.2 s at 216k).
+        entries = map(tuple.__new__, repeat(FileEntry), zip(mtimes, sizes, ids, strict=True))
+        return Manifest(
+            schema=int(header["schema"]),
+            files=dict(zip(names, cast(Iterable[FileEntry], entries), strict=True)),
+            hashes=dict(zip(hash_ids, hashes, strict=True)),
+            vocab={k: dict(v) for k, v in dict(header["vocab"]).items()},
+        )
+    except (KeyError, TypeError, ValueError, struct.error) as exc:
+        if isinstance(exc, ManifestError):
+            raise
+        raise ManifestError(f"the manifest does not decode ({exc})") from None
+
+
+def _split(blob: bytes, count: int) -> list[str]:
+    """NUL-joined strings back into a list of count strings."""
+    if count == 0:
+        return []
+    parts = blob.decode("utf-8").split("\0")
+    if len(parts) != count:
+        raise ManifestError(f"the manifest holds {len(parts)} strings where it says {count}")
+    return parts
+
+
 class Scanned(NamedTuple):
     """One corpus file as this run found it.
 
@@ -135,7 +234,10 @@ def changed_files(manifest: Manifest, stats: Mapping[str, FileStat | None]) -> l
     return [
         name
         for name, stat in stats.items()
-        if (entry := get(name)) is None or stat is None or stat != entry[:2]
+        if (entry := get(name)) is None
+        or stat is None
+        or stat.mtime_ns != entry.mtime_ns
+        or stat.size != entry.size
     ]
 
 

@@ -673,7 +673,7 @@ def test_streamed_rebuild_equals_the_in_memory_rebuild(
         with ix.reader() as reader:
             stored = [reader.stored_fields(n) for n in range(reader.doc_count_all())]
         ix.close()
-        return report, stored, (gen / "manifest.json").read_text(encoding="utf-8")
+        return report, stored, json.dumps(store.read_manifest(gen).to_json())
 
     monkeypatch.delenv("SEARCHAPP_CODEC", raising=False)
     memory = build("memory")
