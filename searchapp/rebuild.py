@@ -22,6 +22,7 @@ import contextlib
 import io
 import os
 import pickle
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -212,6 +213,8 @@ _RUN: _Run | None = None
 # splitter, the analyser). A new run has a new file (in its new generation).
 _LOCAL: tuple[str, TagSplitter, Analyser] | None = None
 _KEPT = ("id", "hash", "source")
+# _RUN and _LOCAL are this process's: two rebuilds in threads of one process take turns.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def write_streamed(
@@ -224,6 +227,18 @@ def write_streamed(
     lap: Callable[[str], None] | None = None,
 ) -> Built:
     """Read, split, validate and write every file in names as one columnar segment of ix."""
+    with _ONE_AT_A_TIME:
+        return _write_streamed(ix, names, workers, keep, progress, lap)
+
+
+def _write_streamed(
+    ix: Any,
+    names: Sequence[str],
+    workers: int,
+    keep: Callable[[str], bool] | None,
+    progress: Callable[[str, int, int], None] | None,
+    lap: Callable[[str], None] | None,
+) -> Built:
     global _RUN, _LOCAL
     folder = ix.storage.folder
     chunks = plan_items(names)
@@ -234,7 +249,11 @@ def write_streamed(
     _RUN = _Run(ix.schema, keep, datetime.now(timezone.utc))
     try:
         # One pool for both passes, forked before this process gathers anything.
-        with ForkedPool(workers) if workers > 1 and len(tasks) > 1 else _no_pool() as pool:
+        with (
+            ForkedPool(workers)
+            if workers > 1 and len(tasks) > 1
+            else contextlib.nullcontext() as pool
+        ):
             results = pool.map(_read_chunk, tasks) if pool else iter(map(_read_chunk, tasks))
             splitter, index_tasks, total, with_stories = _gather_evidence(
                 tasks, results, built, note, len(names)
@@ -265,11 +284,6 @@ def write_streamed(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
     return built
-
-
-@contextlib.contextmanager
-def _no_pool() -> Iterator[None]:
-    yield None
 
 
 def _gather_evidence(
