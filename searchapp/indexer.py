@@ -12,9 +12,7 @@ import errno
 import os
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,12 +23,29 @@ from whoosh.codec.whoosh3 import W3Codec
 from searchapp import formats, store
 from searchapp.children import GuardedMpWriter
 from searchapp.codec import ColumnarCodec
-from searchapp.codec.bulk import write_segment
 from searchapp.errors import SearchAppError
-from searchapp.manifest import FileStat, Manifest, Scanned, changed_files, plan_update
+from searchapp.indexrun import (
+    Clock,
+    IndexReport,
+    check_count,
+    columnar_enabled,
+    gc_paused,
+    merge_vocab,
+    noop,
+    split_tags,
+    vocabulary,
+)
+from searchapp.manifest import (
+    FileStat,
+    Manifest,
+    Scanned,
+    changed_files,
+    plan_update,
+    stat_files,
+)
 from searchapp.models import Article, ParseProblem, RawArticle, Report
+from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
-from searchapp.tags import TagSplitter
 from searchapp.validation import validate
 
 Progress = Callable[[str, int, int], None]
@@ -42,78 +57,6 @@ LARGE_BUILD = 50_000
 # Posting blocks uncompressed: zlib took 13% of indexing time (measured on Reuters) for an index
 # about a third smaller; disk is cheaper than the archive's indexing window.
 CODEC = W3Codec(compression=0)
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
-
-
-class _Clock:
-    """Record the wall time of each indexing stage into a report."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.last = time.monotonic()
-
-    def lap(self, stage: str) -> None:
-        now = time.monotonic()
-        self.report.stages[stage] = self.report.stages.get(stage, 0.0) + now - self.last
-        self.last = now
-
-
-@dataclass
-class IndexReport(Report):
-    """What an indexing run did, with what the summary line needs besides."""
-
-    files: int = 0  # corpus files the index now knows
-    titles_made: int = 0  # stories written with a title made from their lead or body
-
-
-def _stat(path: str | Path) -> FileStat | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return FileStat(st.st_mtime_ns, st.st_size)
-
-
-def _vocabulary(articles: Iterable[Article]) -> dict[str, dict[str, int]]:
-    topics: Counter[str] = Counter()
-    persons: Counter[str] = Counter()
-    for article in articles:
-        topics.update(article.topics)
-        persons.update(article.persons)
-    return {"topics": dict(topics), "persons": dict(persons)}
-
-
-def _merge_vocab(old: dict[str, Any], new: dict[str, dict[str, int]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for kind in ("topics", "persons"):
-        counts: Counter[str] = Counter(old.get(kind, {}))
-        counts.update(new.get(kind, {}))
-        merged[kind] = dict(counts)
-    return merged
-
-
-def _split(raws: list[RawArticle], vocab: dict[str, Any]) -> list[Article]:
-    splitter = TagSplitter()
-    for kind in ("topics", "persons"):
-        if vocab.get(kind):
-            splitter.add_known(kind, vocab[kind])
-    splitter.learn(raws)
-    return [splitter.finalize(raw) for raw in raws]
-
-
-def _check_count(ix: Any, expected: int, gen: Path) -> None:
-    # Whoosh's multiprocess writer can drop a child's segment (it waits 1 s for results after
-    # joining): never trust a commit, count.
-    with ix.searcher() as s:
-        got = s.doc_count()
-    if got != expected:
-        raise SearchAppError(
-            f"the index in {gen} holds {got} stories after writing {expected}: "
-            "the writer lost documents; run `searchapp index --rebuild` again"
-        )
 
 
 class Indexer:
@@ -132,7 +75,7 @@ class Indexer:
         self.corpus = corpus
         self.index_dir = index_dir
         self.workers = workers or min(2, os.cpu_count() or 1)
-        self.progress = progress or _noop
+        self.progress = progress or noop
         self.lock_wait = lock_wait
         self.optimize = False
         # A shard of a cluster indexes only the story ids it owns (searchapp/cluster/layout.py).
@@ -155,14 +98,16 @@ class Indexer:
             )
             manifest = Manifest()
             if gen is not None and not rebuild:
-                manifest = Manifest.from_json(store.read_manifest(gen))
+                with gc_paused():
+                    manifest = store.read_manifest(gen)
                 if manifest.schema != SCHEMA_VERSION:
                     rebuild = True  # an index from an older schema cannot be patched
             try:
                 if gen is None or rebuild:
                     report = self._rebuild(gen)
                 else:
-                    report = self._update(gen, manifest)
+                    with gc_paused():
+                        report = self._update(gen, manifest)
             except OSError as exc:
                 # Every write goes to a new generation, so a failed run leaves the live
                 # index exactly as it was; say so, and what to do.
@@ -203,7 +148,7 @@ class Indexer:
         fit = []
         seen: set[str] = set()
         now = datetime.now(timezone.utc)
-        for article in _split(raws, vocab):
+        for article in split_tags(raws, vocab):
             if self.keep is not None and not self.keep(article.id):
                 continue
             reason = validate(article, now)
@@ -223,10 +168,10 @@ class Indexer:
 
         Returns every file's stat, the files read (True: failed whole), and the fit stories.
         """
-        clock = _Clock(report)
+        clock = Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        stats = {name: _stat(name) for name in names}
+        stats = stat_files(names)
         to_read = names if read_all else changed_files(manifest, stats)
         by_file, problems, failed = self._read(to_read)
         report.skipped.extend(problems)
@@ -242,49 +187,50 @@ class Indexer:
     def _scanned(
         stats: dict[str, FileStat | None],
         read: dict[str, bool],
-        articles: list[Article],
-        hashes: dict[str, str],
+        written: Iterable[tuple[str, str, str]],
         skipped: list[ParseProblem],
     ) -> dict[str, Scanned]:
-        """Describe every corpus file for plan_update()."""
+        """Describe every corpus file for plan_update(); written: (source, id, hash)."""
         # Files with any story that could not be read or validated (a .jsonl problem names
         # "file:line"): their good stories are written, none of their old ones deleted.
         troubled = {p.path if p.path in stats else p.path.rsplit(":", 1)[0] for p in skipped}
         stories: dict[str, list[tuple[str, str]]] = {name: [] for name in read}
-        for article in articles:
-            stories.setdefault(article.source, []).append((article.id, hashes[article.id]))
-        return {
-            name: Scanned(
-                stat,
-                tuple(stories[name]) if name in read else None,
-                failed=read.get(name, False),
-                troubled=name in troubled,
+        for source, story_id, digest in written:
+            stories.setdefault(source, []).append((story_id, digest))
+        # Files not read: their stat alone (one C-level pass; at 216k files a comprehension
+        # with four lookups a file took ~0.4 s). Problems only ever name files that were read.
+        scanned = dict(zip(stats, map(Scanned, stats.values()), strict=True))
+        for name, failed in read.items():
+            scanned[name] = Scanned(
+                stats[name], tuple(stories[name]), failed=failed, troubled=name in troubled
             )
-            for name, stat in stats.items()
-        }
+        return scanned
 
     @staticmethod
-    def _finish_report(report: IndexReport, manifest: Manifest, written: list[Article]) -> None:
+    def _finish_report(report: IndexReport, manifest: Manifest, titles_made: int) -> None:
         report.total = len(manifest.hashes)
         report.files = len(manifest.files)
-        report.titles_made = sum(1 for a in written if a.title_made)
+        report.titles_made = titles_made
 
     # -- full build ------------------------------------------------------------------------
 
     def _rebuild(self, old_gen: Path | None) -> IndexReport:
+        if columnar_enabled():
+            return self._rebuild_streamed(old_gen)
         report = IndexReport()
         stats, read, articles = self._scan(Manifest(), report, {}, read_all=True)
-        clock = _Clock(report)
+        clock = Clock(report)
         gen = store.new_generation(self.index_dir)
         try:
             ix = whoosh_index.create_in(str(gen), build_schema())
             hashes = self._write_all(ix, articles, clock)
-            _check_count(ix, len(articles), gen)
+            check_count(ix, len(articles), gen)
             ix.close()
-            files = self._scanned(stats, read, articles, hashes, report.skipped)
+            written = ((a.source, a.id, hashes[a.id]) for a in articles)
+            files = self._scanned(stats, read, written, report.skipped)
             plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
-            plan.manifest.vocab = _vocabulary(articles)
-            store.write_manifest(gen, plan.manifest.to_json())
+            plan.manifest.vocab = vocabulary(articles)
+            store.write_manifest(gen, plan.manifest)
             store.switch_to(self.index_dir, gen)
         except BaseException:
             # Never leave a half-written generation behind; the old one stays live.
@@ -296,13 +242,51 @@ class Indexer:
             report.added = len(articles)
         else:
             report.updated = len(articles)
-        self._finish_report(report, plan.manifest, articles)
+        self._finish_report(report, plan.manifest, sum(a.title_made for a in articles))
         return report
 
-    def _write_all(self, ix: Any, articles: list[Article], clock: _Clock) -> dict[str, str]:
+    def _rebuild_streamed(self, old_gen: Path | None) -> IndexReport:
+        """A columnar rebuild whose workers read the files themselves (rebuild.py): this
+        process never holds the parsed corpus."""
+        report = IndexReport()
+        clock = Clock(report)
+        names, passed_over = formats.scan_names(self.corpus)
+        report.skipped.extend(passed_over)
+        gen = store.new_generation(self.index_dir)
+        try:
+            ix = whoosh_index.create_in(str(gen), build_schema())
+            self.progress("read", 0, len(names))
+            built = write_streamed(
+                ix,
+                names,
+                workers=self.workers,
+                keep=self.keep,
+                progress=self.progress,
+                lap=clock.lap,
+            )
+            report.skipped.extend(built.problems)
+            check_count(ix, built.count, gen)
+            ix.close()
+            read = {name: name in built.failed for name in names}
+            files = self._scanned(built.stats, read, built.stories, report.skipped)
+            plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
+            plan.manifest.vocab = built.vocab
+            store.write_manifest(gen, plan.manifest)
+            store.switch_to(self.index_dir, gen)
+        except BaseException:
+            shutil.rmtree(gen, ignore_errors=True)
+            raise
+        clock.lap("finish")
+        store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
+        if old_gen is None:
+            report.added = built.count
+        else:
+            report.updated = built.count
+        self._finish_report(report, plan.manifest, built.titles_made)
+        return report
+
+    def _write_all(self, ix: Any, articles: list[Article], clock: Clock) -> dict[str, str]:
         """Add every article with a fresh writer; return their content hashes by id."""
-        if columnar_enabled():
-            return write_columnar(ix, articles, clock, self.progress, self.workers)
         total = len(articles)
         procs = self.workers if total >= PARALLEL_MIN_DOCS else 1
         # compound=False: opening the index drops from ~100 ms to ~1 ms, and a one-query CLI
@@ -339,20 +323,21 @@ class Indexer:
         report = IndexReport()
         stats, read, articles = self._scan(manifest, report, manifest.vocab, read_all=False)
         hashes = {article.id: article_hash(article) for article in articles}
-        plan = plan_update(manifest, self._scanned(stats, read, articles, hashes, report.skipped))
+        written = ((a.source, a.id, hashes[a.id]) for a in articles)
+        plan = plan_update(manifest, self._scanned(stats, read, written, report.skipped))
         by_id = {article.id: article for article in articles}
         report.skipped.extend(ParseProblem(name, reason) for name, reason in plan.duplicates)
         report.added, report.updated, report.unchanged = plan.added, plan.updated, plan.unchanged
         report.deleted = len(plan.delete)
         to_write = [by_id[i] for i in plan.write]
-        plan.manifest.vocab = _merge_vocab(manifest.vocab, _vocabulary(to_write))
+        plan.manifest.vocab = merge_vocab(manifest.vocab, vocabulary(to_write))
         if to_write or plan.delete:
             self._commit_changes(gen, to_write, plan.delete, plan.manifest)
         elif plan.manifest != manifest:
             # Only file times changed: the stories are the same, so the manifest is the only
             # thing to refresh (atomically, in place).
-            store.write_manifest(gen, plan.manifest.to_json())
-        self._finish_report(report, plan.manifest, to_write)
+            store.write_manifest(gen, plan.manifest)
+        self._finish_report(report, plan.manifest, sum(a.title_made for a in to_write))
         return report
 
     def _commit_changes(
@@ -380,37 +365,14 @@ class Indexer:
             except BaseException:
                 writer.cancel()
                 raise
-            _check_count(ix, len(manifest.hashes), new)
+            check_count(ix, len(manifest.hashes), new)
             ix.close()
-            store.write_manifest(new, manifest.to_json())
+            store.write_manifest(new, manifest)
             store.switch_to(self.index_dir, new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
         store.remove_stale(self.index_dir, keep=new, previous=gen)
-
-
-def columnar_enabled() -> bool:
-    """Say whether indexing writes the columnar codec (SEARCHAPP_CODEC=columnar; opt-in)."""
-    return os.environ.get("SEARCHAPP_CODEC", "") == "columnar"
-
-
-def write_columnar(
-    ix: Any, articles: list[Article], clock: _Clock, progress: Progress, workers: int = 1
-) -> dict[str, str]:
-    """Write every article as one columnar segment (forked workers); return hashes by id."""
-    total = len(articles)
-    procs = workers if total >= PARALLEL_MIN_DOCS else 1
-    kept = write_segment(
-        ix,
-        articles,
-        to_fields,
-        workers=procs,
-        keep=("id", "hash"),
-        progress=lambda done: progress("index", done, total),
-    )
-    clock.lap("write")
-    return dict(zip(kept["id"], kept["hash"], strict=True))
 
 
 def index_corpus(

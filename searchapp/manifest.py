@@ -2,9 +2,11 @@
 
 The manifest records, per corpus file, its size and mtime when last read and the ids of the
 stories it holds, plus every story's content hash and the tag vocabulary. On disk it is
-manifest.json in the generation (store.read_manifest / write_manifest), in the same form since
-schema 3: ``{"schema": N, "files": {path: [mtime_ns, size, [ids]]}, "hashes": {id: sha1},
-"vocab": {"topics": {tag: n}, "persons": {name: n}}}``.
+manifest.bin in the generation (encode_manifest: a few blobs, no object per entry;
+store.read_manifest / write_manifest); generations of older versions hold manifest.json, the
+to_json() form, in the
+same form since schema 3: ``{"schema": N, "files": {path: [mtime_ns, size, [ids]]},
+"hashes": {id: sha1}, "vocab": {"topics": {tag: n}, "persons": {name: n}}}``, still read.
 
 An incremental run is: changed_files() says which files to read; the indexer reads and
 validates them; plan_update() says what to write and delete and returns the next manifest.
@@ -13,21 +15,40 @@ Neither touches the disk, so the rules below are tested alone (tests/test_indexe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import repeat
+from typing import Any, NamedTuple, cast
+
+import numpy as np
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """What a stat() says of a corpus file: enough to tell that it changed."""
+class FileStat(NamedTuple):
+    """What a stat() says of a corpus file: enough to tell that it changed.
+
+    (FileStat and FileEntry are immutable NamedTuples rather than frozen dataclasses: a
+    frozen dataclass takes ~1.2 us to make, a NamedTuple ~0.2, and an update of a 216k-file
+    corpus makes 216k of each before it knows what changed.)
+    """
 
     mtime_ns: int
     size: int
 
 
-@dataclass(frozen=True)
-class FileEntry:
+def stat_file(path: str | os.PathLike[str]) -> FileStat | None:
+    """Return a file's FileStat, or None when it cannot be stat'ed (gone, no permission)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return FileStat(st.st_mtime_ns, st.st_size)
+
+
+class FileEntry(NamedTuple):
     """One corpus file in the manifest: its stat when last read, and its stories' ids."""
 
     mtime_ns: int = 0
@@ -36,7 +57,7 @@ class FileEntry:
 
     def matches(self, stat: FileStat | None) -> bool:
         """True when the file looks unchanged since it was read (same size and mtime)."""
-        return stat is not None and (stat.mtime_ns, stat.size) == (self.mtime_ns, self.size)
+        return stat is not None and stat.mtime_ns == self.mtime_ns and stat.size == self.size
 
 
 @dataclass
@@ -63,17 +84,110 @@ class Manifest:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """Return the on-disk form (the one older versions read too)."""
+        """Return the on-disk form (the one older versions read too).
+
+        A FileEntry is a tuple, which JSON writes as the array [mtime_ns, size, [ids]].
+        """
         return {
             "schema": self.schema,
-            "files": {n: [e.mtime_ns, e.size, list(e.ids)] for n, e in self.files.items()},
+            "files": self.files,
             "hashes": self.hashes,
             "vocab": self.vocab,
         }
 
 
-@dataclass(frozen=True)
-class Scanned:
+# The binary form (store.write_manifest): a JSON header naming the blobs that follow, each
+# with its length and CRC-32. Strings are NUL-joined (paths and ids hold no NUL: validation.py),
+# numbers are little-endian int64 arrays. Reading 216k files' entries takes ~0.3 s where the
+# JSON form took ~1.2 s (its parse, then one object per entry), writing ~0.2 s against ~0.7.
+BINARY_MAGIC = b"SAMANI\x00\x01"
+
+
+class ManifestError(ValueError):
+    """A binary manifest that does not decode (damaged, or another program's file)."""
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Return the binary form of a manifest."""
+    files = manifest.files
+    entries = files.values()
+    blobs = {
+        "names": "\0".join(files).encode("utf-8"),
+        "mtime": np.fromiter((e.mtime_ns for e in entries), np.int64, len(files)).tobytes(),
+        "size": np.fromiter((e.size for e in entries), np.int64, len(files)).tobytes(),
+        "counts": np.fromiter(map(len, (e.ids for e in entries)), np.int64, len(files)).tobytes(),
+        "ids": "\0".join(i for e in entries for i in e.ids).encode("utf-8"),
+        "hash_ids": "\0".join(manifest.hashes).encode("utf-8"),
+        "hashes": "\0".join(manifest.hashes.values()).encode("utf-8"),
+    }
+    header = {
+        "schema": manifest.schema,
+        "vocab": manifest.vocab,
+        "counts": [len(files), len(manifest.hashes)],
+        "blobs": [[name, len(blob), zlib.crc32(blob)] for name, blob in blobs.items()],
+    }
+    head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    return b"".join([BINARY_MAGIC, struct.pack("<I", len(head)), head, *blobs.values()])
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """Read the binary form; raise ManifestError if it does not hold together."""
+    if data[: len(BINARY_MAGIC)] != BINARY_MAGIC:
+        raise ManifestError("not a searchapp manifest")
+    start = len(BINARY_MAGIC) + 4
+    try:
+        (hlen,) = struct.unpack("<I", data[len(BINARY_MAGIC) : start])
+        header = json.loads(data[start : start + hlen].decode("utf-8"))
+        n_files, n_hashes = header["counts"]
+        blobs: dict[str, bytes] = {}
+        at = start + hlen
+        for name, length, crc in header["blobs"]:
+            blob = data[at : at + length]
+            if len(blob) != length or zlib.crc32(blob) != crc:
+                raise ManifestError(f"the manifest's {name} fail their checksum")
+            blobs[name] = blob
+            at += length
+        names = _split(blobs["names"], n_files)
+        mtimes = np.frombuffer(blobs["mtime"], np.int64).tolist()
+        sizes = np.frombuffer(blobs["size"], np.int64).tolist()
+        counts = np.frombuffer(blobs["counts"], np.int64)
+        all_ids = _split(blobs["ids"], int(counts.sum()))
+        ids: Iterable[tuple[str, ...]]
+        if len(counts) and (counts == 1).all():
+            ids = zip(all_ids)  # one story a file (TASS): 1-tuples, made in C
+        else:
+            ends = np.cumsum(counts).tolist()
+            starts = [0, *ends[:-1]] if ends else []
+            ids = [tuple(all_ids[a:b]) for a, b in zip(starts, ends, strict=True)]
+        hash_ids = _split(blobs["hash_ids"], n_hashes)
+        hashes = _split(blobs["hashes"], n_hashes)
+        if not len(names) == len(mtimes) == len(sizes) == len(counts):
+            raise ManifestError("the manifest's file table does not add up")
+        # tuple.__new__ straight from C: FileEntry's own __new__ is Python (~0.2 s at 216k).
+        entries = map(tuple.__new__, repeat(FileEntry), zip(mtimes, sizes, ids, strict=True))
+        return Manifest(
+            schema=int(header["schema"]),
+            files=dict(zip(names, cast(Iterable[FileEntry], entries), strict=True)),
+            hashes=dict(zip(hash_ids, hashes, strict=True)),
+            vocab={k: dict(v) for k, v in dict(header["vocab"]).items()},
+        )
+    except (KeyError, TypeError, ValueError, struct.error) as exc:
+        if isinstance(exc, ManifestError):
+            raise
+        raise ManifestError(f"the manifest does not decode ({exc})") from None
+
+
+def _split(blob: bytes, count: int) -> list[str]:
+    """NUL-joined strings back into a list of count strings."""
+    if count == 0:
+        return []
+    parts = blob.decode("utf-8").split("\0")
+    if len(parts) != count:
+        raise ManifestError(f"the manifest holds {len(parts)} strings where it says {count}")
+    return parts
+
+
+class Scanned(NamedTuple):
     """One corpus file as this run found it.
 
     ``stories`` holds (id, content hash) of each story read and validated from it this run,
@@ -100,12 +214,30 @@ class Plan:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
+def stat_files(names: Iterable[str]) -> dict[str, FileStat | None]:
+    """stat_file() of every name (one tight loop: 216k files are a second of Python)."""
+    out: dict[str, FileStat | None] = {}
+    stat, make = os.stat, FileStat
+    for name in names:
+        try:
+            st = stat(name)
+        except OSError:
+            out[name] = None
+            continue
+        out[name] = make(st.st_mtime_ns, st.st_size)
+    return out
+
+
 def changed_files(manifest: Manifest, stats: Mapping[str, FileStat | None]) -> list[str]:
     """Return the files to read: new ones, and those whose size or mtime changed."""
+    get = manifest.files.get
     return [
         name
         for name, stat in stats.items()
-        if name not in manifest.files or not manifest.files[name].matches(stat)
+        if (entry := get(name)) is None
+        or stat is None
+        or stat.mtime_ns != entry.mtime_ns
+        or stat.size != entry.size
     ]
 
 
@@ -119,36 +251,50 @@ def plan_update(manifest: Manifest, files: Mapping[str, Scanned]) -> Plan:
     recorded with no stat, so that the next run reads it again.
     """
     old = manifest.files
-    # Who held each id before; ids of files not read this run stay theirs.
-    held_by = {i: name for name, entry in old.items() for i in entry.ids}
-    owner = {
-        i: name
-        for name, entry in old.items()
-        if name in files and files[name].stories is None and not files[name].failed
-        for i in entry.ids
-    }
+    # Work in proportion to the files read, not the corpus: an update of one file in a
+    # 216k-file corpus must not loop over 216k entries more often than it has to.
+    gone = [name for name in old if name not in files]
+    out_files = dict(old)
+    for name in gone:
+        del out_files[name]
     out = Manifest(
         schema=manifest.schema,
-        files={name: entry for name, entry in old.items() if name in files},
+        files=out_files,
         hashes=dict(manifest.hashes),
         vocab=manifest.vocab,
     )
     plan = Plan(out)
+    held: dict[str, str] | None = None
+
+    def held_by(story_id: str, reader: str, previous: frozenset[str]) -> str | None:
+        """The file that held story_id before (None: no file did)."""
+        nonlocal held
+        if story_id in previous:
+            return reader
+        if held is None:  # only a new or moved story needs the whole map
+            held = {i: name for name, entry in old.items() for i in entry.ids}
+        return held.get(story_id)
+
+    def owner(holder: str | None) -> bool:
+        """True when the holder is a file not read this run (its ids stay its own)."""
+        scanned = files.get(holder) if holder is not None else None
+        return scanned is not None and scanned.stories is None and not scanned.failed
+
     kept_somewhere: set[str] = set()
     maybe_gone: list[str] = []
     for name, scanned in files.items():
         if scanned.failed or scanned.stories is None:
             continue
         previous = old[name].ids if name in old else ()
+        previous_set = frozenset(previous)
         kept: list[str] = []
         for story_id, digest in scanned.stories:
-            if owner.get(story_id, name) != name:
-                plan.duplicates.append(
-                    (name, f"duplicate id {story_id!r}: {owner[story_id]} has it")
-                )
+            holder = held_by(story_id, name, previous_set)
+            if holder is not None and holder != name and owner(holder):
+                plan.duplicates.append((name, f"duplicate id {story_id!r}: {holder} has it"))
                 continue
             kept.append(story_id)
-            moved = held_by.get(story_id, name) != name
+            moved = holder is not None and holder != name
             if out.hashes.get(story_id) != digest or moved:
                 plan.write.append(story_id)
                 if story_id in manifest.hashes:
@@ -166,9 +312,8 @@ def plan_update(manifest: Manifest, files: Mapping[str, Scanned]) -> Plan:
         maybe_gone.extend(previous)
         stat = scanned.stat or FileStat(0, 0)
         out.files[name] = FileEntry(stat.mtime_ns, stat.size, tuple(kept))
-    for name, entry in old.items():
-        if name not in files:
-            maybe_gone.extend(entry.ids)
+    for name in gone:
+        maybe_gone.extend(old[name].ids)
     plan.delete = list(dict.fromkeys(i for i in maybe_gone if i not in kept_somewhere))
     for story_id in plan.delete:
         out.hashes.pop(story_id, None)

@@ -8,6 +8,7 @@ searchapp's numpy BM25F must see the same index through both.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -19,8 +20,8 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.analysis import StemmingAnalyzer
 
-from searchapp import store
-from searchapp.codec import ColumnarCodec, bulk, container
+from searchapp import formats, rebuild, store
+from searchapp.codec import ColumnarCodec, analysis, bulk, container, pool
 from searchapp.codec.bulk import write_segment
 from searchapp.errors import SearchAppError
 from searchapp.indexer import CODEC, Indexer
@@ -443,28 +444,39 @@ class _FullDisk:
         self._fh.close()
 
 
-@pytest.mark.parametrize("rebuild", [True, False])
+@pytest.mark.parametrize("where", ["rebuild-segment", "update-segment", "rebuild-spool"])
 def test_disk_full_while_writing_columnar_leaves_index_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rebuild: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    """The columnar twin of test_reliability's disk-full tests (which fail Whoosh's own
+    StructFile writes): the disk fills while a segment file is written (rebuild or update)
+    or while the streamed rebuild spools stories. The run says so, the live index is
+    unchanged, and the failed run leaves no partial generation behind."""
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     for part in range(2):
         write_part(corpus, part, per_file=100)
     build_index(corpus, index)
     live = store.current_generation(index)
+    assert live is not None
     write_part(corpus, 2, per_file=100)
-    budget = [10]  # the per-doc file's header and first arrays go through, then the disk is full
+    # The per-doc file's header and first arrays go through, then the disk is full; a spool
+    # fails at its first write.
+    budget = [0 if where == "rebuild-spool" else 10]
     real_open = open
 
     def full_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        return _FullDisk(real_open(path, mode, *args, **kwargs), budget)
+        fh = real_open(path, mode, *args, **kwargs)
+        return _FullDisk(fh, budget) if "w" in mode else fh
 
-    monkeypatch.setattr(container, "open", full_open, raising=False)
+    target = rebuild if where == "rebuild-spool" else container
+    monkeypatch.setattr(target, "open", full_open, raising=False)
     with pytest.raises(SearchAppError) as info:
-        build_index(corpus, index, rebuild=rebuild)
+        build_index(corpus, index, rebuild=where.startswith("rebuild"))
     assert budget[0] < 0, "the fault was never reached"
     assert "disk full" in str(info.value) and "unchanged" in str(info.value)
+    gens = [p.name for p in index.iterdir() if p.name.startswith(store.GEN_PREFIX)]
+    assert gens == [live.name], f"the failed run left {gens}"
     monkeypatch.undo()
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     assert store.current_generation(index) == live
@@ -510,6 +522,8 @@ def test_forked_workers_write_the_same_segment(
 ) -> None:
     """Chunks analysed by two forked processes (their own term ids) gather into one index."""
     monkeypatch.setattr(bulk, "CHUNK_DOCS", 700)  # 5 chunks over 2 processes
+    # Workers drop their memo of the id field's terms after each chunk (ids restart).
+    monkeypatch.setattr(analysis, "FORGET_MIN", 100)
     (tmp_path / "ix").mkdir()
     ix = whoosh_index.create_in(str(tmp_path / "ix"), build_schema())
     kept = write_segment(ix, docs, workers=2, keep=("id",))
@@ -539,37 +553,146 @@ def test_fuzzy_expansion_is_what_whoosh_automaton_accepts(pair: tuple[Any, Any])
                 assert set(a.terms_within("body", text, maxdist, prefix)) == ours
 
 
-_REAL_WORK = bulk._work
+_REAL_WORK = pool._work
 
 
-def _dying_work(span: tuple[int, int]) -> Any:
-    """A worker's task that kills its own process (kill -9) on the chunk starting at 1000."""
+def _dying_read(call: Any) -> Any:
+    """A worker's call that kills its own process (kill -9) on the third chunk of files."""
     import signal
 
-    if span[0] == 1000:
+    task = call[1]
+    if call[0] is rebuild._read_chunk and task[0] == 2:  # (number, files, folder)
         os.kill(os.getpid(), signal.SIGKILL)
-    return _REAL_WORK(span)
+    return _REAL_WORK(call)
+
+
+def _dying_index(call: Any) -> Any:
+    """The same in the index pass (its tasks are (spool, skipped, splitter file))."""
+    import signal
+
+    if call[0] is rebuild._index_chunk and call[1][0].endswith("000002.tmp"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_WORK(call)
 
 
 @pytest.mark.slow  # kill -9 of a worker
+@pytest.mark.parametrize("work", [_dying_read, _dying_index], ids=["read", "index"])
 def test_a_killed_worker_stops_the_rebuild_cleanly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, work: Any
 ) -> None:
-    """kill -9 of one forked worker: an error saying so, the live index unchanged."""
+    """kill -9 of one forked worker, in either pass: an error saying so, the live index and
+    the disk as they were (no spool left)."""
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     for part in range(3):
         write_part(corpus, part, per_file=1000)
     build_index(corpus, index)
     live = store.current_generation(index)
-    monkeypatch.setattr(bulk, "CHUNK_DOCS", 500)
-    monkeypatch.setattr(bulk, "_work", _dying_work)
+    monkeypatch.setattr(rebuild, "PIECE_BYTES", 100_000)  # pieces of each .jsonl file
+    monkeypatch.setattr(pool, "_work", work)
     with pytest.raises(SearchAppError, match=r"killed by SIGKILL.*the live index is unchanged"):
-        build_index(corpus, index, rebuild=True)
+        build_index(corpus, index, rebuild=True, workers=2)
     monkeypatch.undo()
     assert store.current_generation(index) == live
     assert_healthy(index, {3000})
     assert_clean(index)
+
+
+def test_terms_file_is_the_same_written_in_blocks_of_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs: list[Any]
+) -> None:
+    """The per-term figures (weights, lengths, position offsets) are computed a block of
+    terms at a time; blocks of a few postings write the same bytes as one block."""
+    from searchapp.codec import tables
+
+    _bulk_write(tmp_path / "one", docs[:1200])
+    monkeypatch.setattr(tables, "TERM_BLOCK_POSTINGS", 37)
+    _bulk_write(tmp_path / "blocks", docs[:1200])
+    (one,) = (tmp_path / "one").glob("*.sat")
+    (blocks,) = (tmp_path / "blocks").glob("*.sat")
+    assert one.read_bytes() == blocks.read_bytes()
+
+
+def test_merged_tag_evidence_splits_like_one_splitter() -> None:
+    """Tag evidence learnt chunk by chunk (as the streamed rebuild's workers do) and added up
+    splits every tag line of the shipped corpus as one splitter that learnt it all."""
+    from searchapp.tags import TagSplitter
+
+    raws, _problems = formats.read_corpus(CORPUS)
+    whole = TagSplitter()
+    whole.learn(raws)
+    merged = TagSplitter()
+    alone = []
+    for start in range(0, len(raws), 250):
+        part = TagSplitter()
+        part.learn(raws[start : start + 250])
+        rebuild.merge_evidence(merged, part)
+        # The chunk on its own evidence, for the check below (finalize fits the splitter).
+        alone += [part.finalize(r) for r in raws[start : start + 250]]
+    expected = [whole.finalize(r) for r in raws]
+    merged_evidence = [merged.finalize(r) for r in raws]
+    assert merged_evidence == expected
+    # Each chunk alone splits some lines differently: the corpus-wide sum matters.
+    assert any(a != b for a, b in zip(alone, expected, strict=True))
+
+
+@pytest.mark.slow  # two rebuilds of the shipped corpus, one by Whoosh's writer
+def test_streamed_rebuild_equals_the_in_memory_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The columnar rebuild's workers read, tag-split and validate chunks of files themselves
+    (rebuild.py). Against the in-memory rebuild (Whoosh's codec, one process): the same
+    stories in the same order with the same stored fields (tags split the same way over the
+    whole corpus), the same manifest byte for byte, the same problems. The corpus has
+    duplicate ids across chunks, bad lines, and a .jsonl cut in pieces."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    originals = sorted(corpus.glob("*.txt"))[:40]
+    lines = []
+    for i, path in enumerate(originals):
+        story_id = path.stem
+        # Copies of ids read earlier: skipped as duplicates, and their tag lines must not
+        # count in the tag statistics.
+        lines.append(
+            json.dumps(article(id=story_id, title=f"Copy {i}", persons=["Baker Greenspan"]))
+        )
+    lines.append("{not json")
+    lines += [
+        json.dumps(article(id=f"j{i}", title=f"Story {i}", persons=["Poehl"], body="x"))
+        for i in range(200)
+    ]
+    lines.append(json.dumps(article(id="j1", title="Copy inside one file")))
+    (corpus / "zz.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+
+    def build(name: str) -> tuple[Any, list[dict[str, Any]], str]:
+        report = build_index(corpus, tmp_path / name, workers=1 if name == "memory" else 2)
+        gen = store.current_generation(tmp_path / name)
+        assert gen is not None
+        ix = whoosh_index.open_dir(str(gen))
+        with ix.reader() as reader:
+            stored = [reader.stored_fields(n) for n in range(reader.doc_count_all())]
+        ix.close()
+        return report, stored, json.dumps(store.read_manifest(gen).to_json())
+
+    monkeypatch.delenv("SEARCHAPP_CODEC", raising=False)
+    memory = build("memory")
+    monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
+    monkeypatch.setattr(rebuild, "CHUNK_FILES", 500)
+    monkeypatch.setattr(rebuild, "PIECE_BYTES", 4_000)
+    streamed = build("streamed")
+    assert len(rebuild.plan_items(formats.scan_names(corpus)[0])) > 8  # several chunks
+    assert streamed[1] == memory[1] and len(memory[1]) == 3001 + 200
+    assert streamed[2] == memory[2]
+    got, want = streamed[0], memory[0]
+    assert (got.added, got.total, got.files, got.titles_made) == (
+        want.added,
+        want.total,
+        want.files,
+        want.titles_made,
+    )
+    problems = [sorted((p.path, p.reason) for p in r.skipped) for r in (got, want)]
+    assert problems[0] == problems[1] and len(problems[1]) == 43, problems
 
 
 def test_fuzzy_over_several_columnar_segments_is_whoosh_multireader(

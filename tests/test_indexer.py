@@ -244,8 +244,43 @@ def test_manifest_on_disk_form_is_unchanged() -> None:
     }
     m = Manifest.from_json(data)
     assert m.files["c/a.jsonl"] == FileEntry(123, 45, ("x", "y"))
-    assert m.to_json() == data
+    assert json.loads(json.dumps(m.to_json())) == data
     assert Manifest.from_json({}) == Manifest()
+
+
+def test_binary_manifest_round_trips_and_refuses_damage(tmp_path: Path) -> None:
+    """The manifest on disk (manifest.bin) reads back equal, in the same order; a flipped byte
+    is refused (the indexer then rebuilds) and an older version's JSON manifest still reads."""
+    from searchapp.manifest import ManifestError, decode_manifest, encode_manifest
+
+    m = Manifest(
+        schema=7,
+        files={
+            "c/ä.jsonl": FileEntry(123, 45, ("x", "y")),
+            "c/empty.txt": FileEntry(0, 0, ()),
+            "c/b.txt": FileEntry(-1, 2**40, ("z",)),
+        },
+        hashes={"x": "hx", "y": "", "z": "h-z"},
+        vocab={"topics": {"gold": 2}, "persons": {}},
+    )
+    for manifest in (m, Manifest(), Manifest(schema=1, files={"a": FileEntry(1, 2, ())})):
+        back = decode_manifest(encode_manifest(manifest))
+        assert back == manifest
+        assert list(back.files) == list(manifest.files)
+        assert list(back.hashes) == list(manifest.hashes)
+    data = bytearray(encode_manifest(m))
+    data[-3] ^= 0x20
+    with pytest.raises(ManifestError):
+        decode_manifest(bytes(data))
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    store.write_manifest(gen, m)
+    assert store.read_manifest(gen) == m
+    (gen / store.MANIFEST_BIN).write_bytes(bytes(data))
+    assert store.read_manifest(gen) == Manifest()
+    (gen / store.MANIFEST_BIN).unlink()
+    (gen / store.MANIFEST).write_text(json.dumps(m.to_json()), encoding="utf-8")
+    assert store.read_manifest(gen) == m
 
 
 def test_moved_story_survives_an_incremental_run(tmp_path: Path) -> None:
@@ -344,7 +379,8 @@ def test_an_index_of_an_older_schema_is_refused_with_the_fix(tmp_path: Path) -> 
     # Versions before schema 6 wrote no SCHEMA file (their stemmer was Porter's): make this
     # generation look like one of theirs.
     (gen / store.SCHEMA_FILE).unlink()
-    manifest = store.read_manifest(gen)
+    manifest = store.read_manifest(gen).to_json()
+    (gen / store.MANIFEST_BIN).unlink()  # they wrote the manifest as JSON
     (gen / store.MANIFEST).write_text(json.dumps({**manifest, "schema": 5}))
     from searchapp.cli import search as search_command
     from searchapp.errors import NoIndexError

@@ -26,11 +26,8 @@ from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.structfile import StructFile
 from whoosh.formats import Positions
 
-from searchapp.codec.reading import (
-    ColumnarAutomata,
-    ColumnarPerDocReader,
-    ColumnarTermsReader,
-)
+from searchapp.codec.matching import ColumnarAutomata
+from searchapp.codec.reading import ColumnarPerDocReader, ColumnarTermsReader
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
 

@@ -1,308 +1,32 @@
 """Write a whole columnar segment at once from Whoosh documents (full rebuilds).
 
-Whoosh analyses each document with a generator chain (a Python call per token and filter),
-pools every posting as a tuple and pickles each posting's positions. Here each field is
-analysed for a chunk of documents at a time: the analyzer's own regex finds the raw tokens
-(C speed), each DISTINCT raw token goes once through the analyzer's own filters (so the
-lowercasing, stop list and stemmer — whatever function the schema's StemFilter holds — are
-exactly Whoosh's), and numpy groups the tokens into postings. An analyzer this module does not
-recognise is run per document through Whoosh itself (slower, same result).
+Chunks of documents are analysed (analysis.py) in this process or in forked workers; a
+collector gathers the parts in document order, maps each worker's term ids to one vocabulary,
+sorts the postings by term (stable: documents stay ascending) and writes the segment's files.
+The streamed rebuild (searchapp/rebuild.py) feeds it parts from its own pool.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import signal
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from itertools import repeat
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from whoosh import fields
-from whoosh.analysis import (
-    CompositeAnalyzer,
-    IDTokenizer,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemFilter,
-    StopFilter,
-    StripFilter,
-)
-from whoosh.analysis.acore import Token
-from whoosh.formats import Existence, Frequency, Positions
+from whoosh.formats import Existence, Positions
 from whoosh.index import TOC, clean_files
 
-from searchapp import children
 from searchapp.codec import (
     ColumnarCodec,
     column_bytes,
     numeric_column_bytes,
     segment_path,
 )
+from searchapp.codec.analysis import Analyser, check_schema
 from searchapp.codec.container import Spool
+from searchapp.codec.pool import ForkedPool, map_forked
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
-# Filters that map one token to one token (or drop it) with no state across tokens: their
-# effect on a token can be computed once per distinct raw token.
-_PER_TOKEN_FILTERS = (LowercaseFilter, StopFilter, StemFilter, StripFilter)
 CHUNK_DOCS = 8192
-_NO_POS = np.zeros(0, np.int32)
-
-
-def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
-    """Return where each run starts, given run lengths (same length as counts)."""
-    out = np.zeros(len(counts), dtype=np.int64)
-    if len(counts) > 1:
-        np.cumsum(counts[:-1], out=out[1:])
-    return out
-
-
-class _Filters:
-    """An analyzer's per-token filters, applied once per distinct raw token (memoised).
-
-    Shared by every field with the same analyzer object (title, lead and body share one).
-    """
-
-    def __init__(self, filters: list[Any]) -> None:
-        self._filters = filters
-        self.final: dict[str, str | None] = {}
-
-    def learn(self, raws: Iterable[str]) -> None:
-        """Compute the final text (None = stopped) of raw tokens not seen yet, in one pass."""
-        new = [r for r in raws if r not in self.final]
-        if not new:
-            return
-        # removestops=False: a stop word comes out marked, so output i is input i.
-        template = Token(positions=False, chars=False, removestops=False, mode="index")
-        template.boost, template.stopped = 1.0, False
-        state = template.__dict__
-        tokens = []
-        for raw in new:
-            # Token() takes ~5 us (keyword handling); a copy of a template's state does not.
-            tok = Token.__new__(Token)
-            tok.__dict__.update(state)
-            tok.text = raw
-            tokens.append(tok)
-        gen: Iterable[Token] = iter(tokens)
-        for f in self._filters:
-            gen = f(gen)
-        out = list(gen)
-        if len(out) != len(tokens):
-            raise AssertionError("a per-token filter dropped or added tokens")
-        for raw, tok in zip(new, out, strict=True):
-            self.final[raw] = None if tok.stopped else tok.text
-
-
-class _Analysis:
-    """A field's analyzer compiled for bulk use: raw token -> term id (-1 = stopped)."""
-
-    def __init__(self, analyzer: Any, shared: dict[int, _Filters]) -> None:
-        items = list(analyzer.items) if isinstance(analyzer, CompositeAnalyzer) else [analyzer]
-        tokenizer, filters = items[0], items[1:]
-        self.ok = type(tokenizer) in (RegexTokenizer, IDTokenizer) and all(
-            type(f) in _PER_TOKEN_FILTERS for f in filters
-        )
-        self.ok = self.ok and sum(type(f) is StopFilter for f in filters) <= 1
-        if isinstance(tokenizer, RegexTokenizer):
-            self.ok = self.ok and not tokenizer.gaps
-        self.is_id = type(tokenizer) is IDTokenizer
-        self._regex = getattr(tokenizer, "expression", None)
-        self._findall: Callable[[str], list[str]] | None = None
-        if self._regex is not None and self._regex.groups == 0:
-            self._findall = self._regex.findall
-        if id(analyzer) not in shared:
-            shared[id(analyzer)] = _Filters(filters)
-        self._filters = shared[id(analyzer)]
-        self.renumber = any(type(f) is StopFilter and f.renumber for f in filters)
-        self.terms: list[str] = []
-        self._final: dict[str, int] = {}
-        self.ids: dict[str, int] = {}
-
-    def term_ids(self, toks: list[str]) -> np.ndarray:
-        """Return the term id of every raw token (-1 where the analyzer drops it)."""
-        ids = self.ids
-        # One C-level dict lookup per token; only tokens never seen before (-2) go further.
-        tids = np.fromiter(map(ids.get, toks, repeat(-2)), dtype=np.int32, count=len(toks))
-        unseen = np.flatnonzero(tids == -2)
-        if len(unseen):
-            new = {toks[i] for i in unseen.tolist()}
-            self._filters.learn(new)
-            final, terms, term_of = self._filters.final, self.terms, self._final
-            for raw in new:
-                text = final[raw]
-                if text is None:
-                    ids[raw] = -1
-                    continue
-                tid = term_of.get(text)
-                if tid is None:
-                    tid = term_of[text] = len(terms)
-                    terms.append(text)
-                ids[raw] = tid
-            tids[unseen] = [ids[toks[i]] for i in unseen.tolist()]
-        return tids
-
-    def raw_tokens(self, text: str) -> list[str]:
-        if self.is_id:
-            return [text]
-        if self._findall is not None:
-            return self._findall(text)
-        assert self._regex is not None
-        return [m.group(0) for m in self._regex.finditer(text)]
-
-
-class _FieldBuilder:
-    """Accumulates one field's postings over chunks of documents."""
-
-    def __init__(self, name: str, field: Any, shared: dict[int, _Filters]) -> None:
-        self.name, self.field = name, field
-        fmt = field.format
-        if type(fmt) not in (Existence, Frequency, Positions):
-            raise ValueError(f"field {name!r}: the columnar codec cannot store {fmt!r}")
-        self.positional = type(fmt) is Positions
-        self.existence = type(fmt) is Existence
-        self.boost = float(fmt.field_boost)
-        self.analysis = _Analysis(field.analyzer, shared)
-        # Field types with their own index() (numbers, dates) convert values first.
-        self.fast = self.analysis.ok and type(field).index is fields.FieldType.index
-
-    def add_chunk(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
-        """Analyse one chunk (documents base, base+1, ...).
-
-        Returns the documents' field lengths and the chunk's postings: (term ids, doc numbers,
-        frequencies, positions), grouped by term id then document.
-        """
-        if self.fast and all(v is None or type(v) is str for v in values):
-            return self._fast(base, values)
-        return self._slow(base, values)
-
-    def _fast(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
-        an = self.analysis
-        lens = np.zeros(len(values), dtype=np.int64)
-        toks: list[str] = []
-        for i, value in enumerate(values):
-            if value is None or (not value and not an.is_id):
-                continue
-            t = an.raw_tokens(value)
-            lens[i] = len(t)
-            toks += t
-        tids = an.term_ids(toks)
-        doc = np.repeat(np.arange(len(values), dtype=np.int32), lens)
-        keep = tids >= 0
-        kidx = np.flatnonzero(keep)
-        kdoc = doc[kidx]
-        starts = _exclusive_sum(lens)
-        orig = kidx - starts[kdoc] + (1 if an.is_id else 0)
-        if an.renumber and len(kidx):
-            # StopFilter(renumber=True): the first kept token keeps its position, the rest
-            # follow it one by one.
-            first = np.concatenate([[True], kdoc[1:] != kdoc[:-1]])
-            first_at = np.flatnonzero(first)
-            group = np.cumsum(first) - 1
-            pos = orig[first_at][group] + (np.arange(len(kidx)) - first_at[group])
-        else:
-            pos = orig
-        ktid = tids[kidx]
-        # Group by (term, doc); positions stay in order within a posting (stable sort).
-        order = np.lexsort((kdoc, ktid)) if len(kidx) else np.zeros(0, np.int64)
-        ktid, kdoc, pos = ktid[order], kdoc[order], pos[order].astype(np.int32)
-        if len(ktid):
-            new = np.concatenate([[True], (ktid[1:] != ktid[:-1]) | (kdoc[1:] != kdoc[:-1])])
-        else:
-            new = np.zeros(0, bool)
-        heads = np.flatnonzero(new)
-        freqs = np.diff(np.concatenate([heads, [len(ktid)]])).astype(np.int32)
-        p_tid, p_doc = ktid[heads], kdoc[heads] + base
-        if self.existence:
-            freqs = np.ones(len(heads), np.int32)
-        part = (p_tid, p_doc.astype(np.int32), freqs, pos if self.positional else _NO_POS)
-        if self.existence:
-            return np.bincount(kdoc[heads], minlength=len(values)).astype(np.int64), part
-        return np.bincount(kdoc, minlength=len(values)).astype(np.int64), part
-
-    def _slow(self, base: int, values: Sequence[Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
-        an = self.analysis
-        lens = np.zeros(len(values), dtype=np.int64)
-        rows: list[tuple[int, int, int, list[int]]] = []
-        fmt = self.field.format
-        for i, value in enumerate(values):
-            if value is None:
-                continue
-            for tbytes, freq, _weight, vbytes in self.field.index(value):
-                text = tbytes.decode("utf-8")
-                tid = an._final.get(text)
-                if tid is None:
-                    tid = an._final[text] = len(an.terms)
-                    an.terms.append(text)
-                poses = fmt.decode_positions(vbytes) if self.positional else []
-                rows.append((tid, base + i, freq, poses))
-                lens[i] += freq
-        rows.sort(key=lambda r: (r[0], r[1]))
-        part = (
-            np.array([r[0] for r in rows], np.int32),
-            np.array([r[1] for r in rows], np.int32),
-            np.array([r[2] for r in rows], np.int32),
-            np.array([p for r in rows for p in r[3]], np.int32),
-        )
-        return lens, part
-
-
-def check_schema(schema: Any) -> None:
-    """Raise ValueError if the bulk writer cannot store this schema."""
-    for name, field in schema.items():
-        if field.vector:
-            raise ValueError(f"field {name!r} has term vectors: the columnar codec has none")
-        if field.indexed and field.separate_spelling():
-            raise ValueError(f"field {name!r} has a separate spelling field")
-
-
-class _Analyser:
-    """Turns chunks of documents into postings parts (one per process, caches kept)."""
-
-    def __init__(self, schema: Any, keep: Sequence[str]) -> None:
-        indexed = [(n, f) for n, f in schema.items() if f.indexed and f.format is not None]
-        shared: dict[int, _Filters] = {}
-        self.builders = {n: _FieldBuilder(n, f, shared) for n, f in indexed}
-        self.scorable = {n for n, f in indexed if f.scorable}
-        self.stored_names = sorted(n for n, f in schema.items() if f.stored)
-        self.column_fields = {n: f for n, f in schema.items() if f.column_type}
-        self.keep = tuple(keep)
-        self._reported = dict.fromkeys(self.builders, 0)
-
-    def chunk(self, docs: list[dict[str, Any]], base: int) -> dict[str, Any]:
-        """Analyse docs (numbered from base); return a picklable part for _Collector."""
-        fields_out: dict[str, Any] = {}
-        lengths: dict[str, np.ndarray] = {}
-        for name, builder in self.builders.items():
-            lens, (tid, doc, freq, pos) = builder.add_chunk(base, [d.get(name) for d in docs])
-            terms = builder.analysis.terms
-            # Term ids are this process's: send the terms it has not reported yet.
-            new_terms = terms[self._reported[name] :]
-            self._reported[name] = len(terms)
-            fields_out[name] = (new_terms, tid, doc, freq, pos)
-            if name in self.scorable:
-                lengths[name] = lens
-        columns = {
-            name: [None if d.get(name) is None else f.to_column_value(d[name]) for d in docs]
-            for name, f in self.column_fields.items()
-        }
-        names, dumps, top = self.stored_names, pickle.dumps, pickle.HIGHEST_PROTOCOL
-        blobs = []
-        for d in docs:
-            sf = {n: d[n] for n in names if d.get(n) is not None}
-            blobs.append(dumps(sf, top) if sf else b"")
-        sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
-        return {
-            "pid": os.getpid(),
-            "n": len(docs),
-            "fields": fields_out,
-            "lengths": lengths,
-            "columns": columns,
-            "stored": (b"".join(blobs), sizes),
-            "keep": {k: [d.get(k) for d in docs] for k in self.keep},
-        }
 
 
 class _Collector:
@@ -326,7 +50,9 @@ class _Collector:
 
     def add(self, part: dict[str, Any]) -> None:
         pid = part["pid"]
-        for name, (new_terms, tid, doc, freq, pos) in part["fields"].items():
+        for name, (new_terms, tid, doc, freq, pos, restart) in part["fields"].items():
+            if restart:  # the worker forgot its term ids for this field (Analyser.chunk)
+                self.maps[(pid, name)] = []
             mapping = self.maps.setdefault((pid, name), [])
             ids, terms = self.term_ids[name], self.terms[name]
             for text in new_terms:
@@ -336,7 +62,8 @@ class _Collector:
                     terms.append(text)
                 mapping.append(g)
             gtid = np.asarray(mapping, dtype=np.int32)[tid] if len(tid) else tid
-            self.parts[name].append((gtid, doc, freq, pos))
+            # The part numbers its documents from 0; they follow the documents before it.
+            self.parts[name].append((gtid, doc + np.int32(self.count), freq, pos))
         for name, lens in part["lengths"].items():
             self.lengths[name].append(lens)
         for name, values in part["columns"].items():
@@ -370,26 +97,46 @@ def _postings(
     existence: bool,
     boost: float,
 ) -> FieldPostings:
+    """Order the parts' postings by term (byte order), then document, and empty `parts`.
+
+    Within a part a term's postings are one run with ascending documents, and the parts come
+    in document order: so a counting sort that places each part's runs after the same terms'
+    runs of earlier parts gives the (term, document) order without sorting (an argsort
+    over every posting of the body field took ~500 MB at 216k stories).
+    """
     # Whoosh orders terms by their UTF-8 bytes, which is code point order.
     ranked = sorted(range(len(terms)), key=terms.__getitem__)
-    rank = np.empty(len(terms), dtype=np.int32)
-    rank[ranked] = np.arange(len(terms), dtype=np.int32)
-    r = rank[np.concatenate([p[0] for p in parts])] if parts else np.zeros(0, np.int32)
-    counts = np.bincount(r, minlength=len(terms))  # postings per term, in byte order
-    # Parts hold ascending documents, so a stable sort by term gives (term, doc) order.
-    order = np.argsort(r, kind="stable")
-    del r
-    docs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-    docs_s = docs[order]
-    del docs
-    freqs = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)
-    freqs_s = freqs[order]
+    rank = np.empty(len(terms), dtype=np.int64)
+    rank[ranked] = np.arange(len(terms), dtype=np.int64)
+    counts = np.zeros(len(terms), dtype=np.int64)  # postings per term, in byte order
+    runs = []
+    for tid, *_ in parts:
+        heads = np.flatnonzero(np.concatenate([[True], tid[1:] != tid[:-1]])) if len(tid) else tid
+        lens = np.diff(np.append(heads, len(tid))).astype(np.int64)
+        run_rank = rank[tid[heads]]
+        counts[run_rank] += lens  # a term has one run per part: no repeated index
+        runs.append((run_rank, lens))
+    term_start = _exclusive_sum(counts)
+    total = int(counts.sum())
+    docs_s = np.empty(total, dtype=np.int32)
+    freqs_s = np.empty(total, dtype=np.int32)
+    for i, dest in enumerate(_destinations(runs, term_start)):
+        docs_s[dest] = parts[i][1]
+        freqs_s[dest] = parts[i][2]
+        if not positional:
+            parts[i] = ()  # frees the part as the output fills
     positions = None
     if positional:
-        pos = np.concatenate([p[3] for p in parts]) if parts else _NO_POS
-        parts.clear()
-        positions = _gather_runs(pos, freqs, order, freqs_s)
-    del freqs, order
+        pos_start = _exclusive_sum(freqs_s)
+        positions = np.empty(int(freqs_s.sum(dtype=np.int64)), dtype=np.int32)
+        for i, dest in enumerate(_destinations(runs, term_start)):
+            freq, pos = parts[i][2], parts[i][3]
+            parts[i] = ()  # frees the part as the output fills
+            idx = np.repeat(pos_start[dest] - _exclusive_sum(freq), freq)
+            idx += np.arange(len(pos), dtype=np.int64)
+            positions[idx] = pos
+        del pos_start
+    parts.clear()
     keep_rows = np.flatnonzero(counts > 0)
     post_off = np.zeros(len(keep_rows) + 1, dtype=np.int64)
     np.cumsum(counts[keep_rows], out=post_off[1:])
@@ -407,44 +154,25 @@ def _postings(
     )
 
 
-def _gather_runs(
-    pos: np.ndarray, freqs: np.ndarray, order: np.ndarray, freqs_s: np.ndarray
-) -> np.ndarray:
-    """Reorder runs of positions (run i has freqs[i] values) into the postings' new order,
-    a block of postings at a time so the index arrays stay small."""
-    dtype = np.int32 if len(pos) < 2**31 else np.int64
-    starts = np.zeros(len(freqs), dtype=dtype)
-    if len(freqs) > 1:
-        np.cumsum(freqs[:-1], out=starts[1:])
-    out = np.empty(len(pos), dtype=np.int32)
-    block = 1 << 20
-    done = 0
-    for a in range(0, len(order), block):
-        f = freqs_s[a : a + block]
-        local = np.zeros(len(f), dtype=dtype)
-        if len(f) > 1:
-            np.cumsum(f[:-1], out=local[1:])
-        total = int(local[-1] + f[-1]) if len(f) else 0
-        idx = np.repeat(starts[order[a : a + block]] - local, f)
-        idx += np.arange(total, dtype=dtype)
-        out[done : done + total] = pos[idx]
-        done += total
+def _destinations(
+    runs: list[tuple[np.ndarray, np.ndarray]], term_start: np.ndarray
+) -> Iterator[np.ndarray]:
+    """Yield, part by part, where each of its postings goes in the term-ordered arrays."""
+    cursor = term_start.copy()
+    for run_rank, lens in runs:
+        start = cursor[run_rank]
+        cursor[run_rank] += lens
+        dest = np.repeat(start - _exclusive_sum(lens), lens)
+        dest += np.arange(len(dest), dtype=np.int64)
+        yield dest
+
+
+def _exclusive_sum(counts: np.ndarray) -> np.ndarray:
+    """Return where each run starts, given run lengths (int64, same length as counts)."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    if len(counts) > 1:
+        np.cumsum(counts[:-1], out=out[1:])
     return out
-
-
-# The job a forked worker reads (set before the pool forks; the children inherit it).
-_JOB: tuple[Sequence[Any], Callable[[Any], dict[str, Any]], Any, tuple[str, ...]] | None = None
-_WORKER: _Analyser | None = None
-
-
-def _work(span: tuple[int, int]) -> dict[str, Any]:
-    global _WORKER
-    assert _JOB is not None
-    items, to_doc, schema, keep = _JOB
-    if _WORKER is None:
-        _WORKER = _Analyser(schema, keep)
-    start, end = span
-    return _WORKER.chunk([to_doc(x) for x in items[start:end]], start)
 
 
 def _identity(doc: Any) -> dict[str, Any]:
@@ -466,66 +194,70 @@ def write_segment(
     workers > 1, forked processes analyse chunks of documents while this one gathers them.
     Returns the values of the `keep` fields of every document, in order.
     """
-    global _JOB
+    spans = [(a, min(a + CHUNK_DOCS, len(items))) for a in range(0, len(items), CHUNK_DOCS)]
+    analysers: list[Analyser] = []  # one per process (a forked worker fills its own copy)
+
+    def analyse(span: tuple[int, int]) -> dict[str, Any]:
+        if not analysers:
+            analysers.append(Analyser(ix.schema, keep))
+        start, end = span
+        return analysers[0].chunk([to_doc(x) for x in items[start:end]])
+
+    collector = write_parts(ix, spans, analyse, workers=workers, keep=keep, progress=progress)
+    return collector.kept
+
+
+def write_parts(
+    ix: Any,
+    tasks: Sequence[Any],
+    job: Callable[[Any], dict[str, Any]],
+    *,
+    workers: int = 1,
+    keep: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+    on_part: Callable[[dict[str, Any]], None] | None = None,
+    pool: ForkedPool | None = None,
+) -> _Collector:
+    """Write the parts job(task) makes (Analyser.chunk parts, in order) as one new segment.
+
+    With a pool, its workers run the job (a module-level function); else with workers > 1
+    and several tasks, processes forked now (map_forked). on_part sees every part after it
+    is gathered (for what a job returns besides the part).
+    Returns the collector (its `kept` fields and document count).
+    """
     schema = ix.schema
     check_schema(schema)
     storage = ix.storage
     segment = ColumnarCodec().new_segment(storage, ix.indexname)
     collector = _Collector(schema, keep, storage.folder)
-    spans = [(a, min(a + CHUNK_DOCS, len(items))) for a in range(0, len(items), CHUNK_DOCS)]
-    if workers > 1 and len(spans) > 1:
-        _JOB = (items, to_doc, schema, tuple(keep))
-        # ProcessPoolExecutor, not Pool: a worker killed mid-task breaks the executor (an
-        # error we report) where Pool would wait for the lost task forever. guard_child makes
-        # each worker die with this process (children.py).
-        try:
-            with ProcessPoolExecutor(
-                workers,
-                mp_context=children.FORK,
-                initializer=children.guard_child,
-                initargs=(os.getpid(),),
-            ) as pool:
-                procs: list[Any] = []
-                try:
-                    parts = pool.map(_work, spans)
-                    # The pool forgets its workers when it breaks: keep them to say how one
-                    # died. (With fork, the first submit, inside map(), starts every worker.)
-                    procs = list((pool._processes or {}).values())
-                    for part in parts:
-                        collector.add(part)
-                        if progress is not None:
-                            progress(collector.count)
-                except BrokenProcessPool:
-                    procs = procs or list((pool._processes or {}).values())
-                    for proc in procs:
-                        # A killed worker's exit code is known only once it is reaped: on a
-                        # busy machine the pool can break before that, so wait a little.
-                        proc.join(timeout=2)
-                    dead = [
-                        (p.pid, p.exitcode)
-                        for p in procs
-                        if p.exitcode not in (None, 0, -signal.SIGTERM)
-                    ]
-                    pid, code = dead[0] if dead else (None, None)
-                    raise children._died("columnar writer", pid, code) from None
-        except BaseException:
-            collector.stored.close()
-            raise
-        finally:
-            _JOB = None
+    parts: Iterator[dict[str, Any]]
+    if pool is not None:
+        parts = pool.map(job, tasks)
+    elif workers > 1 and len(tasks) > 1:
+        parts = map_forked(job, tasks, workers)
     else:
-        analyser = _Analyser(schema, keep)
-        for start, end in spans:
-            collector.add(analyser.chunk([to_doc(x) for x in items[start:end]], start))
+        parts = iter(map(job, tasks))
+    try:
+        for part in parts:
+            collector.add(part)
+            if on_part is not None:
+                on_part(part)
             if progress is not None:
                 progress(collector.count)
+    except BaseException:
+        collector.stored.close()
+        if isinstance(parts, Generator):
+            parts.close()  # stops the pool now, not when the generator is collected
+        raise
+    if pool is not None:
+        pool.close()  # the workers' memory is not needed while the files are written
     _write_files(storage, segment, collector)
     toc = ix._read_toc()
     segments = [*toc.segments, segment]
     generation = toc.generation + 1
     TOC(schema, segments, generation).write(storage, ix.indexname)
     clean_files(storage, ix.indexname, generation, segments)
-    return collector.kept
+    return collector
 
 
 def _write_files(storage: Any, segment: Any, collector: _Collector) -> None:

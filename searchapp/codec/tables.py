@@ -17,6 +17,7 @@ A segment is two container files (container.py), named after the Whoosh segment 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,17 @@ class FieldPostings:
 
 def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+TERM_BLOCK_POSTINGS = 1 << 21
+
+
+def _term_blocks(post_off: np.ndarray) -> list[tuple[int, int]]:
+    """Cut the terms [0, T) into runs of whole terms of about TERM_BLOCK_POSTINGS postings."""
+    t = len(post_off) - 1
+    cuts = np.searchsorted(post_off, np.arange(0, post_off[-1], TERM_BLOCK_POSTINGS), "right")
+    edges = sorted({0, t, *(min(max(int(c) - 1, 0), t) for c in cuts)})
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def write_terms(
@@ -102,30 +114,47 @@ def write_terms(
             blobs.append(b"".join(fp.terms))
             term_lens.append(np.fromiter(map(len, fp.terms), dtype=np.int64, count=t))
             post_offs.append(fp.post_off[:-1] + n_posts)
-            starts = fp.post_off[:-1]
             if fp.positions is not None:
-                # A term's positions start where its first posting's do: the sum of freqs.
-                csum = np.concatenate([[0], np.cumsum(fp.freqs, dtype=np.int64)])
-                pos_offs.append(csum[starts] + n_pos)
                 spools["positions"].write_array(fp.positions)
-                n_pos += len(fp.positions)
-            else:
-                pos_offs.append(np.full(t, n_pos, dtype=np.int64))
             spools["docs"].write_array(fp.docs)
             spools["freqs"].write_array(fp.freqs)
             spools["weights"].write_array(fp.weights)
-            w64 = fp.weights.astype(np.float64)
-            tot_w.append(np.add.reduceat(w64, starts) if p else np.zeros(t))
-            max_w.append(np.maximum.reduceat(fp.weights, starts) if p else np.zeros(t, np.float32))
             flen = lengths.get(name)
+            # As Whoosh sees them: the one-byte code's length (as the doc-by-doc path).
+            coded = None
             if flen is not None and p:
-                # As Whoosh sees them: the one-byte code's length (as the doc-by-doc path).
-                per = _LENGTH_OF_BYTE[length_codes(flen)][fp.docs].astype(np.int32)
-                min_len.append(np.minimum.reduceat(per, starts))
-                max_len.append(np.maximum.reduceat(per, starts))
-            else:
-                min_len.append(np.zeros(t, np.int32))
-                max_len.append(np.zeros(t, np.int32))
+                coded = _LENGTH_OF_BYTE[length_codes(flen)].astype(np.int32)
+            field_pos = n_pos
+            for a, b in _term_blocks(fp.post_off) if p else [(0, t)]:
+                # A block of terms at a time: per-posting temporaries of the body field at
+                # 216k stories took ~250 MB at once.
+                lo, hi = int(fp.post_off[a]), int(fp.post_off[b])
+                starts = fp.post_off[a:b] - lo
+                if fp.positions is not None:
+                    # A term's positions start where its first posting's do: the sum of freqs.
+                    csum = np.concatenate([[0], np.cumsum(fp.freqs[lo:hi], dtype=np.int64)])
+                    pos_offs.append(csum[starts] + field_pos)
+                    field_pos += int(csum[-1])
+                else:
+                    pos_offs.append(np.full(b - a, n_pos, dtype=np.int64))
+                if not p:
+                    tot_w.append(np.zeros(t))
+                    max_w.append(np.zeros(t, np.float32))
+                    min_len.append(np.zeros(t, np.int32))
+                    max_len.append(np.zeros(t, np.int32))
+                    continue
+                weights = fp.weights[lo:hi]
+                tot_w.append(np.add.reduceat(weights.astype(np.float64), starts))
+                max_w.append(np.maximum.reduceat(weights, starts))
+                if coded is not None:
+                    per = coded[fp.docs[lo:hi]]
+                    min_len.append(np.minimum.reduceat(per, starts))
+                    max_len.append(np.maximum.reduceat(per, starts))
+                else:
+                    min_len.append(np.zeros(b - a, np.int32))
+                    max_len.append(np.zeros(b - a, np.int32))
+            if fp.positions is not None:
+                n_pos += len(fp.positions)
             n_terms += t
             n_posts += p
             del fp
