@@ -25,7 +25,7 @@ import pickle
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -75,23 +75,6 @@ class Built:
     stories: list[tuple[str, str, str]] = field(default_factory=list)  # (source, id, hash)
     vocab: dict[str, dict[str, int]] = field(default_factory=dict)
     titles_made: int = 0
-
-
-def merge_evidence(into: TagSplitter, other: TagSplitter) -> None:
-    """Add other's learnt evidence to into's, as if into had learnt other's stories too.
-
-    The evidence is counters (added) and per-line entries keyed by story id (merged); what
-    _fit derives from them is rebuilt at the next split. (A candidate for a TagSplitter
-    method; it lives here while tags.py is being reorganised.)
-    """
-    for kind, stats in other._stats.items():
-        mine = into._stats[kind]
-        for f in fields(stats):
-            value = getattr(stats, f.name)
-            if isinstance(value, Counter):
-                getattr(mine, f.name).update(value)
-    into._lines.update(other._lines)
-    into._fitted = False
 
 
 def plan_items(names: Sequence[str]) -> list[list[Item]]:
@@ -265,7 +248,7 @@ def _write_streamed(
             if lap:
                 lap("read")
             # Fitted once, here: each worker would fit its own copy.
-            splitter._fit()
+            splitter.fit()
             if pool:
                 with open(splitter_file, "wb") as fh:
                     pickle.dump(splitter, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -325,7 +308,7 @@ def _gather_evidence(
             # Rare: learn this chunk again without the copies (they must not count).
             evidence = TagSplitter()
             evidence.learn(_load(read.spool, frozenset(skip)))
-        merge_evidence(splitter, evidence)
+        splitter.merge(evidence)
         index_tasks.append((read.spool, frozenset(skip)))
         total += len(read.ids) - len(skip)
         done += sum(1 for item in task[1] if isinstance(item, str))

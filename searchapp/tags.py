@@ -32,6 +32,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from searchapp.models import Article, RawArticle
 from searchapp.tagtext import (
@@ -106,6 +107,10 @@ class _KindStats:
     ends: Counter[str] = field(default_factory=Counter)
     # Every line and certain tag, as lowercased words, with how often it occurs.
     lines: Counter[Span] = field(default_factory=Counter)
+    # The learnt counters above (TagSplitter.merge adds them); the rest is derived.
+    LEARNT: ClassVar[tuple[str, ...]] = (
+        "certain", "certain_lengths", "occurrences", "starts", "ends", "lines"
+    )
     # Derived by _fit: contexts of the spans of ambiguous lines, first-pass splits keyed by
     # (article id, line), the vocabulary, and the cost of a tag's length by line style.
     contexts: dict[Span, _Contexts] = field(default_factory=dict)
@@ -165,6 +170,24 @@ class TagSplitter:
                     entry = _Line(kind, (article.id, line), words, keys, text_index.mentions(words))
                     self._lines[(kind, article.id, line)] = entry
         self._fitted = False
+
+    def merge(self, other: TagSplitter) -> None:
+        """Add other's learnt evidence, as if this splitter had learnt other's stories too.
+
+        The streamed rebuild (rebuild.py) learns each chunk of files in a worker and adds the
+        chunks up here. Learnt evidence is counters (added) and lines keyed by story id
+        (merged); what fit derives from them is rebuilt before the next split.
+        """
+        for kind, stats in other._stats.items():
+            mine = self._stats[kind]
+            for name in _KindStats.LEARNT:
+                getattr(mine, name).update(getattr(stats, name))
+        self._lines.update(other._lines)
+        self._fitted = False
+
+    def fit(self) -> None:
+        """Derive what splitting needs from the evidence now (else the first split does it)."""
+        self._fit()
 
     def finalize(self, raw: RawArticle) -> Article:
         """Return the article with its tag lines split into the topics and persons tuples."""
