@@ -20,6 +20,7 @@ of every word shown are exact.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import threading
@@ -64,6 +65,7 @@ class Research:
         self._ids: OrderedDict[str, np.ndarray] = OrderedDict()  # word -> its stories
         self._ids_bytes = 0
         self._words: dict[int, frozenset[str]] = {}  # document -> its distinct words
+        self._doc_ids: dict[int, str] = {}  # document -> story id (sample ties are by id)
 
     # -- timelines --------------------------------------------------------------------------
 
@@ -178,9 +180,9 @@ class Research:
         with self._lock:
             if self._gen is not fd:
                 self._gen, self._df, self._ids, self._ids_bytes = fd, {}, OrderedDict(), 0
-                self._words = {}
+                self._words, self._doc_ids = {}, {}
         seq = gen.oldest[found.mask[gen.oldest]]  # the results by time, undated last
-        picked = sampled(time_keys(fd, seq), seq, lambda d: stored_id(searcher, d))
+        picked = sampled(time_keys(fd, seq), seq, lambda d: self._doc_id(searcher, d))
         sample_df: Counter[str] = Counter()
         for docnum in picked:
             sample_df.update(self._doc_words(searcher, docnum))
@@ -199,6 +201,17 @@ class Research:
             bg[i] = int(fd.live[ids].sum())
         stories = int(found.mask.sum())
         return word_items(stems, surface, fg, stories, bg, fd.live_count, top, min_count)
+
+    def _doc_id(self, searcher: Any, docnum: int) -> str:
+        with self._lock:
+            found = self._doc_ids.get(docnum)
+        if found is None:
+            found = stored_id(searcher, docnum)
+            with self._lock:
+                if len(self._doc_ids) >= _CACHE_LIMIT:
+                    self._doc_ids.clear()
+                self._doc_ids[docnum] = found
+        return found
 
     def _doc_words(self, searcher: Any, docnum: int) -> frozenset[str]:
         """Return a story's distinct lowercased words of 3+ letters (cached per generation)."""
@@ -284,11 +297,12 @@ def sampled(keys: np.ndarray, docs: np.ndarray, id_of: Callable[[int], str]) -> 
     """Return the sample of docs (sorted by keys): the stories at sample_positions in (key, id)
     order, an order that does not depend on document numbers (one index samples the stories
     its shards would). Ids are read only for stories tied in key with a sampled one."""
+    at = sample_positions(len(docs))
+    los = np.searchsorted(keys, keys[at], "left")
+    his = np.searchsorted(keys, keys[at], "right")
     out: list[int] = []
     groups: dict[int, list[int]] = {}
-    for p in sample_positions(len(docs)):
-        lo = int(np.searchsorted(keys, keys[p], "left"))
-        hi = int(np.searchsorted(keys, keys[p], "right"))
+    for p, lo, hi in zip(at.tolist(), los.tolist(), his.tolist(), strict=True):
         if hi - lo == 1:
             out.append(int(docs[p]))
             continue
@@ -325,7 +339,7 @@ def candidates(
 def sample_words(sample_df: Counter[str], min_count: int) -> list[tuple[str, int]]:
     """Return the sample's most common words (by count, then alphabetically), without stop
     words and words in too few sampled stories."""
-    ranked = sorted(sample_df.items(), key=lambda x: (-x[1], x[0]))[:MAX_SAMPLE_WORDS]
+    ranked = heapq.nsmallest(MAX_SAMPLE_WORDS, sample_df.items(), key=lambda x: (-x[1], x[0]))
     return [
         (w, k) for w, k in ranked if k >= min(MIN_SAMPLE_DF, min_count) and w not in STOP_WORDS
     ]
