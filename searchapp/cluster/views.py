@@ -129,16 +129,18 @@ def map_matches(
     shard must answer: a sum over some of them would be a silently smaller count."""
     for attempt in range(3):
         dfs, down, sub, like, stats, relax = service._dfs(req)
+        if down:
+            raise ShardsDown(f"{service._partial(down)}: try again")
         exclude = req.like if req.like else None
         args = {k: (d.genkey, sub, stats, fn, like, exclude, relax) for k, d in dfs.items()}
         try:
-            answers, down2 = service._scatter("map_matches", args)
+            answers, down = service._scatter("map_matches", args)
         except GenerationMoved:
             if attempt == 2:
                 raise
             continue  # an update landed between the phases
-        if down or down2:
-            raise ShardsDown(f"{service._partial({**down, **down2})}: try again")
+        if down:
+            raise ShardsDown(f"{service._partial(down)}: try again")
         return tuple(dfs[k].genkey for k in sorted(dfs)), [answers[k] for k in sorted(answers)]
     raise AssertionError("unreachable")
 
