@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from searchapp.cli_common import facet_filters, facet_options, index_option
+from searchapp.cli_common import facet_filters, facet_options, index_option, ray_option
 from searchapp.errors import SearchAppError
 from searchapp.models import SearchRequest
 from searchapp.research_tables import compare_table, trends_table
@@ -39,14 +39,14 @@ def _request(query: str, opts: dict[str, Any]) -> SearchRequest:
     )
 
 
-def _run(index_dir: Path, ask: Callable[[Any], Any]) -> Any:
-    """Ask a Research question; a bad parameter exits 2 with its sentence (like `search`)."""
+def _run(index_dir: Path, ask: Callable[[Any], Any], ray_address: str | None = None) -> Any:
+    """Ask a Research question (of every shard, on a sharded index); a bad parameter exits 2
+    with its sentence (like `search`)."""
     from searchapp.cli_common import _fail
-    from searchapp.researcher import Research
-    from searchapp.search import SearchService
+    from searchapp.cluster import open_research, open_service
 
     try:
-        return ask(Research(SearchService(index_dir)))
+        return ask(open_research(open_service(index_dir, ray_address)))
     except SearchAppError as exc:
         _fail(exc)
 
@@ -73,6 +73,7 @@ def _json(data: dict[str, Any]) -> None:
 @click.command()
 @click.argument("query", required=False, default="")
 @index_option
+@ray_option
 @_filter_options
 @click.option("--by", default=None, help="Also count the top values of: section, topics, "
               "persons, place.")
@@ -80,11 +81,11 @@ def _json(data: dict[str, Any]) -> None:
               "span).")
 @click.option("--top", type=int, default=5, show_default=True, help="Values of --by to show.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def trends(query: str, index_dir: Path, by: str | None, interval: str | None, top: int,
-           fmt: str, **opts: Any) -> None:
+def trends(query: str, index_dir: Path, ray_address: str | None, by: str | None,
+           interval: str | None, top: int, fmt: str, **opts: Any) -> None:
     """Stories per day/week/month/year matching QUERY and filters, and the top values of --by."""
     req = _request(query, opts)
-    data, _tl = _run(index_dir, lambda r: r.trends(req, by, interval, top))
+    data, _tl = _run(index_dir, lambda r: r.trends(req, by, interval, top), ray_address)
     if fmt == "json":
         _json(data)
         return
@@ -96,14 +97,15 @@ def trends(query: str, index_dir: Path, by: str | None, interval: str | None, to
 @click.command()
 @click.argument("queries", nargs=-1, required=True)
 @index_option
+@ray_option
 @_filter_options
 @click.option("--interval", default=None, help="day, week, month or year (default: fits).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt: str,
-            **opts: Any) -> None:
+def compare(queries: tuple[str, ...], index_dir: Path, ray_address: str | None,
+            interval: str | None, fmt: str, **opts: Any) -> None:
     """Up to 5 QUERIES side by side per bucket: stories, and their share of all stories."""
     req = _request("", opts)
-    data, _tl = _run(index_dir, lambda r: r.compare(req, list(queries), interval))
+    data, _tl = _run(index_dir, lambda r: r.compare(req, list(queries), interval), ray_address)
     if fmt == "json":
         _json(data)
         return
@@ -114,6 +116,7 @@ def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt
 @click.command()
 @click.argument("query", required=False, default="")
 @index_option
+@ray_option
 @click.option("--person", "persons", default=None, help="Start from this person.")
 @click.option("--topic", "topics", default=None, help="Start from this topic.")
 @click.option("--place", default=None, help="Start from this dateline place.")
@@ -124,7 +127,7 @@ def compare(queries: tuple[str, ...], index_dir: Path, interval: str | None, fmt
 @click.option("--to", "date_to", metavar="YYYY[-MM[-DD]]", default=None)
 @click.option("--top", type=int, default=20, show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def related(query: str, index_dir: Path, with_: str, date_from: str | None,
+def related(query: str, index_dir: Path, ray_address: str | None, with_: str, date_from: str | None,
             date_to: str | None, top: int, fmt: str, **subject: str | None) -> None:
     """Values most often in the same stories as one person, topic, place or section.
 
@@ -138,7 +141,7 @@ def related(query: str, index_dir: Path, with_: str, date_from: str | None,
         sys.exit(2)
     (field, value), = given.items()
     req = SearchRequest(q=query, date_from=date_from, date_to=date_to)
-    data = _run(index_dir, lambda r: r.related(req, field, value, with_, top))
+    data = _run(index_dir, lambda r: r.related(req, field, value, with_, top), ray_address)
     if fmt == "json":
         _json(data)
         return
@@ -151,6 +154,7 @@ def related(query: str, index_dir: Path, with_: str, date_from: str | None,
 @click.command()
 @click.argument("query", required=False, default="")
 @index_option
+@ray_option
 @_filter_options
 @click.option("--field", default="topics", show_default=True,
               help="section, topics, persons, place or words.")
@@ -158,14 +162,14 @@ def related(query: str, index_dir: Path, with_: str, date_from: str | None,
 @click.option("--min-count", type=int, default=3, show_default=True,
               help="Only values in at least this many results.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def significant(query: str, index_dir: Path, field: str, top: int, min_count: int, fmt: str,
-                **opts: Any) -> None:
+def significant(query: str, index_dir: Path, ray_address: str | None, field: str, top: int,
+                min_count: int, fmt: str, **opts: Any) -> None:
     """Values (or words) over-represented in QUERY's results against the whole archive.
 
     Score: Elasticsearch's JLH, (share in results - share in archive) x their ratio.
     """
     req = _request(query, opts)
-    data = _run(index_dir, lambda r: r.significant(req, field, top, min_count))
+    data = _run(index_dir, lambda r: r.significant(req, field, top, min_count), ray_address)
     if fmt == "json":
         _json(data)
         return

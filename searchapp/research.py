@@ -3,9 +3,9 @@
 A result set is a boolean mask over document numbers (SearchService.matches); every question
 here is answered with one ``bincount`` over that mask:
 
-* timelines: each dated story falls in one bucket (day, ISO week, month, year), so a bucket
-  count is ``bincount(bucket_of[mask])``; the top values of a facet per bucket are one more
-  ``bincount`` over (value rank x bucket) pairs;
+* timelines: each dated story falls in one bucket (day, ISO week, month, year: buckets.py),
+  so a bucket count is ``bincount(bucket_of[mask])``; the top values of a facet per bucket
+  are one more ``bincount`` over (value rank x bucket) pairs;
 * co-occurrence: the values of a facet among the stories holding one value, with their lift
   over chance (how much likelier the pair is than if the two values were independent);
 * significance: values over-represented in a result set against the whole archive, scored
@@ -17,23 +17,17 @@ Parameter checks raise QueryError with the fix, so the CLI exits 2 and the web a
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
-from datetime import date, timedelta
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
 
+from searchapp.buckets import INTERVALS, Timeline, timeline
+from searchapp.buckets import fit_interval as fit_interval  # the views' callers use it here
 from searchapp.errors import QueryError
 from searchapp.facets import FacetData
 from searchapp.facetspec import BY_NAME, BY_PARAM, TERM_FACETS
 
-INTERVALS = ("day", "week", "month", "year")
-# The default interval is the finest that draws the span in at most this many buckets.
-FIT_BUCKETS = 60
-# More buckets than this is a chart nobody can read and a response nobody wants (10 years of
-# days); the message says which coarser interval to ask for.
-MAX_BUCKETS = 1000
 MAX_TOP = 50
 MAX_QUERIES = 5
 # Like significant_terms' min_doc_count: a value seen once or twice in a small result set is
@@ -101,128 +95,6 @@ def resolve_value(fd: FacetData, facet: str, value: str) -> str:
     return fd.resolve(facet, [wanted])[0]
 
 
-# -- time buckets -----------------------------------------------------------------------------
-
-_EPOCH = date(1970, 1, 1)
-
-
-# Week numbers per generation, computed once (FacetData holds day, month and year already).
-_WEEKS: weakref.WeakKeyDictionary[FacetData, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def bucket_keys(fd: FacetData, interval: str) -> np.ndarray:
-    """Return every document's bucket number (undated documents get a meaningless one)."""
-    if interval == "day":
-        return fd.day
-    if interval == "week":
-        weeks = _WEEKS.get(fd)
-        if weeks is None:
-            # ISO weeks start on Monday; 1970-01-01 was a Thursday: day + 3 counts from Monday.
-            weeks = _WEEKS[fd] = (fd.day + 3) // 7
-        return weeks
-    if interval == "month":
-        return fd.month
-    return fd.year
-
-
-def _day_key(day: int, interval: str) -> int:
-    d = np.array([day], dtype=np.int64)
-    if interval == "day":
-        return day
-    if interval == "week":
-        return (day + 3) // 7
-    if interval == "month":
-        return int(d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)[0])
-    return int(d.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)[0]) + 1970
-
-
-def bucket_dates(key: int, interval: str) -> tuple[date, date]:
-    """Return a bucket's first and last day (for links that search one bucket)."""
-    if interval == "day":
-        first = _EPOCH + timedelta(days=key)
-        return first, first
-    if interval == "week":
-        first = _EPOCH + timedelta(days=key * 7 - 3)
-        return first, first + timedelta(days=6)
-    if interval == "month":
-        year, month = divmod(key, 12)
-        first = date(1970 + year, month + 1, 1)
-        nxt = date(1970 + year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-        return first, nxt - timedelta(days=1)
-    return date(key, 1, 1), date(key, 12, 31)
-
-
-def bucket_label(key: int, interval: str) -> str:
-    """Return "1987-03-02", "1987-W10", "1987-03" or "1987" for a bucket."""
-    first, _last = bucket_dates(key, interval)
-    if interval == "day":
-        return first.isoformat()
-    if interval == "week":
-        year, week, _ = first.isocalendar()
-        return f"{year}-W{week:02d}"
-    if interval == "month":
-        return first.isoformat()[:7]
-    return str(key)
-
-
-def fit_interval(first_day: int, last_day: int) -> str:
-    """Return the finest interval that shows days first..last in at most FIT_BUCKETS buckets."""
-    for interval in INTERVALS:
-        if _day_key(last_day, interval) - _day_key(first_day, interval) + 1 <= FIT_BUCKETS:
-            return interval
-    return "year"
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Contiguous buckets from the first to the last dated story of a span."""
-
-    interval: str
-    first: int  # bucket number of the first bucket
-    size: int  # number of buckets (0: no dated story)
-    keys: np.ndarray  # every document's bucket number
-
-    @property
-    def labels(self) -> list[str]:
-        """Return the buckets' labels, in time order."""
-        return [bucket_label(self.first + i, self.interval) for i in range(self.size)]
-
-    def dates(self, i: int) -> tuple[date, date]:
-        """Return bucket i's first and last day."""
-        return bucket_dates(self.first + i, self.interval)
-
-    def counts(self, fd: FacetData, mask: np.ndarray) -> np.ndarray:
-        """Return the stories of mask per bucket (dated stories inside the span only)."""
-        if self.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        k = self.keys[mask & fd.has_date] - self.first
-        k = k[(k >= 0) & (k < self.size)]
-        return np.bincount(k, minlength=self.size)
-
-
-def timeline(fd: FacetData, masks: list[np.ndarray], interval: str | None) -> Timeline:
-    """Return the buckets spanning the dated stories of all masks (interval None: fit it)."""
-    union = np.zeros(fd.n, dtype=bool)
-    for m in masks:
-        union |= m
-    days = fd.day[union & fd.has_date]
-    if len(days) == 0:
-        chosen = interval or "month"
-        return Timeline(chosen, 0, 0, bucket_keys(fd, chosen))
-    first_day, last_day = int(days.min()), int(days.max())
-    chosen = interval or fit_interval(first_day, last_day)
-    first, last = _day_key(first_day, chosen), _day_key(last_day, chosen)
-    size = last - first + 1
-    if size > MAX_BUCKETS:
-        coarser = [i for i in INTERVALS[INTERVALS.index(chosen) + 1 :]]
-        raise QueryError(
-            f"interval={chosen} gives {size:,} buckets from {bucket_label(first, chosen)} to "
-            f"{bucket_label(last, chosen)}; at most {MAX_BUCKETS:,} are drawn: use "
-            f"interval={coarser[0] if coarser else 'year'} or narrow the dates (from, to)"
-        )
-    return Timeline(chosen, first, size, bucket_keys(fd, chosen))
-
-
 # -- trends and comparisons -------------------------------------------------------------------
 
 
@@ -269,18 +141,28 @@ def trends(
     tl = timeline(fd, [mask], interval)
     series = top_series(fd, tl, mask, by, top) if by else []
     days = fd.day[mask & fd.has_date]
+    stories, undated = int(mask.sum()), int((mask & ~fd.has_date).sum())
+    dated = (int(days.min()), int(days.max())) if len(days) else None
+    return trends_form(tl, tl.counts(fd, mask), by, series, stories, undated, dated), tl
+
+
+def trends_form(
+    tl: Timeline, total: np.ndarray, by: str | None, series: list[tuple[str, np.ndarray]],
+    stories: int, undated: int, days: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """Return the /api/trends form of counts (over one index, or summed over shards)."""
     return {
         "interval": tl.interval,
         "buckets": tl.labels,
-        "total": [int(c) for c in tl.counts(fd, mask)],
+        "total": [int(c) for c in total],
         "by": by,
         "series": [{"value": v, "counts": [int(c) for c in counts]} for v, counts in series],
-        "stories": int(mask.sum()),
-        "undated": int((mask & ~fd.has_date).sum()),
+        "stories": stories,
+        "undated": undated,
         # The first and last story's day (UTC): bucket labels only say the week or month.
-        "first": str(np.datetime64(int(days.min()), "D")) if len(days) else None,
-        "last": str(np.datetime64(int(days.max()), "D")) if len(days) else None,
-    }, tl
+        "first": str(np.datetime64(days[0], "D")) if days else None,
+        "last": str(np.datetime64(days[1], "D")) if days else None,
+    }
 
 
 def share(counts: np.ndarray, everything: np.ndarray) -> list[float | None]:
@@ -296,32 +178,29 @@ def share(counts: np.ndarray, everything: np.ndarray) -> list[float | None]:
 
 
 def compare(
-    fd: FacetData,
-    queries: list[str],
-    masks: list[np.ndarray],
-    everything: np.ndarray,
+    fd: FacetData, queries: list[str], masks: list[np.ndarray], everything: np.ndarray,
     interval: str | None,
 ) -> tuple[dict[str, Any], Timeline]:
     """Return each query's stories per bucket, and their share of `everything` per bucket."""
     tl = timeline(fd, masks, interval)
-    base = tl.counts(fd, everything)
-    series = []
-    for q, m in zip(queries, masks, strict=True):
-        counts = tl.counts(fd, m)
-        series.append(
-            {
-                "q": q,
-                "counts": [int(c) for c in counts],
-                "share": share(counts, base),
-                "stories": int(m.sum()),
-            }
-        )
+    counts = [(tl.counts(fd, m), int(m.sum())) for m in masks]
+    return compare_form(tl, queries, counts, tl.counts(fd, everything)), tl
+
+
+def compare_form(
+    tl: Timeline, queries: list[str], counts: list[tuple[np.ndarray, int]], base: np.ndarray
+) -> dict[str, Any]:
+    """Return the /api/compare form: each query's (bucket counts, stories) and all stories'."""
+    series = [
+        {"q": q, "counts": [int(c) for c in per], "share": share(per, base), "stories": n}
+        for q, (per, n) in zip(queries, counts, strict=True)
+    ]
     return {
         "interval": tl.interval,
         "buckets": tl.labels,
         "all": [int(c) for c in base],
         "series": series,
-    }, tl
+    }
 
 
 # -- co-occurrence and significance -----------------------------------------------------------
@@ -336,16 +215,25 @@ def related(
     other value appears in base at all.
     """
     subject = base & fd.value_mask(field, [value])
-    n, m = int(subject.sum()), int(base.sum())
     size = len(fd.values[with_])
     co = np.bincount(_pairs(fd, with_, subject)[1], minlength=size)
     df = np.bincount(_pairs(fd, with_, base)[1], minlength=size)
-    if with_ == field:
-        co[fd.index[field][value]] = 0  # a value always appears with itself
+    n, m = int(subject.sum()), int(base.sum())
+    return related_form(fd.values[with_], co, df, n, m, field, value, with_, top)
+
+
+def related_form(
+    values: list[str], co: np.ndarray, df: np.ndarray, n: int, m: int,
+    field: str, value: str, with_: str, top: int,
+) -> dict[str, Any]:
+    """Rank co-occurrence counts (co: with the subject, df: in base; over sorted values)."""
+    own = bisect_left(values, value)
+    if with_ == field and own < len(values) and values[own] == value:
+        co[own] = 0  # a value always appears with itself
     out = []
     for o in _ranked(co, top):
         lift = (co[o] / n) / (df[o] / m)
-        out.append({"value": fd.values[with_][o], "count": int(co[o]), "lift": round(lift, 3)})
+        out.append({"value": values[o], "count": int(co[o]), "lift": round(lift, 3)})
     return {"field": field, "value": value, "with": with_, "stories": n, "related": out}
 
 
@@ -359,12 +247,7 @@ def jlh(fg: np.ndarray, fg_n: int, bg: np.ndarray, bg_n: int) -> np.ndarray:
 
 
 def significant(
-    values: list[str],
-    fg: np.ndarray,
-    fg_n: int,
-    bg: np.ndarray,
-    bg_n: int,
-    top: int,
+    values: list[str], fg: np.ndarray, fg_n: int, bg: np.ndarray, bg_n: int, top: int,
     min_count: int = MIN_COUNT,
 ) -> list[dict[str, Any]]:
     """Return the values with the highest JLH score among those in >= min_count results."""

@@ -159,3 +159,14 @@ def copy_reference(dest: Path) -> Path:
     if not src.exists():
         src = SHARED / "corpora" / "tass" / f"{REFERENCE}.txt"
     return Path(shutil.copy(src, dest / f"{REFERENCE}.txt"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the Ray tests (marked `cluster`) after every other test of the session.
+
+    ray.init starts native threads in this process, and ray.shutdown leaves some running (11
+    here); a child forked from such a process (the indexer's readers and writers, the codec's
+    bulk workers, the kill tests) can inherit a lock one of them held and hang (Ray's "forking
+    new processes" anti-pattern). Nothing forks after the last test.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)  # stable

@@ -2,7 +2,8 @@
 
 layout.py builds N ordinary indexes split by a stable hash of the story id; shard.py is what
 each shard's Ray actor answers; coordinator.py merges the answers behind SearchService's API;
-merge.py holds the pure merges. docs/cluster.md says how to run it.
+merge.py holds the pure merges; views.py (and words.py) sum the research views over the shards.
+docs/cluster.md says how to run it.
 """
 
 from __future__ import annotations
@@ -23,3 +24,15 @@ def open_service(index_dir: Path, ray_address: str | None = None) -> Any:
     from searchapp.search import SearchService
 
     return SearchService(Path(index_dir))
+
+
+def open_research(service: Any) -> Any:
+    """Return the research views over a service: researcher.Research over one index, or
+    views.ClusterResearch, summing the shards' counts, over a sharded one."""
+    if is_cluster(Path(service.index_dir)):
+        from searchapp.cluster.views import ClusterResearch
+
+        return ClusterResearch(service)
+    from searchapp.researcher import Research
+
+    return Research(service)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from searchapp.cluster.shard import Dfs, GenerationMoved, Part, Shard
 from searchapp.errors import NoIndexError, QueryError, SearchAppError
 from searchapp.evaluator import TIME_LIMIT
 from searchapp.models import Article, SearchPage, SearchRequest
+from searchapp.scoring import CollectionStats
 from searchapp.search import check_request
 from searchapp.spelling import SUGGEST_BELOW
 
@@ -161,33 +162,30 @@ class ClusterService:
             raise NoIndexError(f"the shard holding {req.like!r} is down ({down[k]}): try again")
         return replace(req, like=None), answers[k]
 
-    def _evaluate(
-        self, req: SearchRequest, need: int
-    ) -> tuple[dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str]]:
-        """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request,
-        the like query and the phrases read as words."""
-        parts, down, sub, like, relax, _stats = self._evaluate_stats(req, need)
-        return parts, down, sub, like, relax
-
-    def _evaluate_stats(self, req: SearchRequest, need: int) -> tuple[
-        dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str], Any
+    def _dfs(self, req: SearchRequest) -> tuple[
+        dict[int, Dfs], dict[int, str], SearchRequest, Any, CollectionStats, frozenset[str]
     ]:
-        """_evaluate, with the global statistics the parts were scored by."""
+        """Phase 1 over every shard: their statistics, the shards down, the request with its
+        filters resolved against every shard's values, the like query, the global statistics
+        and the phrases read as words."""
         check_request(req)
         base, like = self._like(req)
+        dfs, down = self._all("dfs", base, like)
+        if not dfs:
+            raise ShardsDown(f"no shard answered ({'; '.join(down.values())}): try again")
+        values = self._values(dfs)
+        sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters.items()})
+        return dfs, down, sub, like, merge.collection(dfs.values()), merge.relaxed(dfs.values())
+
+    def _evaluate(self, req: SearchRequest, need: int) -> tuple[
+        dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str], CollectionStats
+    ]:
+        """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request,
+        the like query, the phrases read as words and the statistics the parts were scored by."""
         for attempt in range(3):
-            dfs, down = self._all("dfs", base, like)
-            if not dfs:
-                raise ShardsDown(f"no shard answered ({'; '.join(down.values())}): try again")
-            values = self._values(dfs)
-            resolved = {name: values.resolve(name, vals) for name, vals in req.filters.items()}
-            sub = base.with_filters(resolved)
-            stats = merge.collection(dfs.values())
-            relax = merge.relaxed(dfs.values())
-            args = {
-                k: (d.genkey, sub, stats, need, like, req.like if req.like else None, relax)
-                for k, d in dfs.items()
-            }
+            dfs, down, sub, like, stats, relax = self._dfs(req)
+            exclude = req.like if req.like else None
+            args = {k: (d.genkey, sub, stats, need, like, exclude, relax) for k, d in dfs.items()}
             try:
                 parts, down2 = self._scatter("part", args)
             except GenerationMoved:
@@ -215,7 +213,7 @@ class ClusterService:
         lo = (req.page - 1) * req.per_page
         want = need = lo + req.per_page
         while True:
-            parts, down, sub, like, relax, stats = self._evaluate_stats(req, need)
+            parts, down, sub, like, relax, stats = self._evaluate(req, need)
             total = sum(p.total for p in parts.values())
             pages = max(1, -(-total // req.per_page))
             if req.page > pages:
@@ -324,7 +322,7 @@ class ClusterService:
     def ranking(self, req: SearchRequest, need: int) -> list[tuple[str, float | None]]:
         """Return the first `need` (id, unrounded score) pairs: the order and scores a page
         shows, to compare with one index to the last decimal."""
-        parts, down, sub, like, relax = self._evaluate(req, need)
+        parts, down, sub, like, relax, _stats = self._evaluate(req, need)
         if down:
             raise ShardsDown(self._partial(down) or "")
         sort = next(iter(parts.values())).sort
@@ -338,7 +336,7 @@ class ClusterService:
         """Return every matching article in page order, streamed from the shards in batches.
 
         Refuses (ShardsDown) rather than export a silently smaller set."""
-        parts, down, _sub, _like, _relax = self._evaluate(req, 10**12)
+        parts, down, _sub, _like, _relax, _stats = self._evaluate(req, 10**12)
         if down:
             raise ShardsDown(f"export refused: {self._partial(down)}; try again")
         sort = next(iter(parts.values())).sort if parts else req.sort
@@ -385,30 +383,6 @@ class ClusterService:
         data["shards"] = len(self.actors)
         data["partial"] = self._partial(down)
         return data
-
-    def matches(self, req: SearchRequest) -> Any:
-        """One mask over every story does not exist here: views run per shard (map_matches)."""
-        raise QueryError(
-            "this view needs the whole result set in one place, which a sharded index does not "
-            "have: it is not available on a sharded index yet (views can sum per-shard answers "
-            "with ClusterService.map_matches)"
-        )
-
-    def map_matches(self, req: SearchRequest, fn: Callable[[Any], Any]) -> list[Any]:
-        """Run fn(Matches) on every shard's result set (scored with global statistics) and
-        return the answers, one per shard, for the caller to sum (trends, co-occurrence)."""
-        check_request(req)
-        base, like = self._like(req)
-        dfs, down = self._all("dfs", base, like)
-        values = self._values(dfs)
-        sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters.items()})
-        stats = merge.collection(dfs.values())
-        relax = merge.relaxed(dfs.values())
-        args = {k: (d.genkey, sub, stats, fn, like, req.like, relax) for k, d in dfs.items()}
-        answers, down2 = self._scatter("map_matches", args)
-        if down or down2:
-            raise ShardsDown(f"{self._partial({**down, **down2})}: try again")
-        return [answers[k] for k in sorted(answers)]
 
     def close(self) -> None:
         """Stop the shard actors."""

@@ -151,7 +151,11 @@ def build(
     corpus: Path, index_dir: Path, *, shards: int | None = None, rebuild: bool = False,
     ray_address: str | None = None, workers: int = 1, wait: float = 5.0,
 ) -> IndexReport:
-    """Build or update a sharded index, one Ray task per shard (in parallel)."""
+    """Build or update a sharded index, one Ray task per shard (in parallel).
+
+    workers=1: a shard's indexer then forks no readers or writers. Forking inside a Ray
+    process is Ray's "forking new processes" anti-pattern (the child shares its sockets and
+    the locks of its threads); the shards are the parallelism."""
     from searchapp.cluster.raycore import connect, get, remote_function
 
     count = _plan(Path(index_dir), shards)

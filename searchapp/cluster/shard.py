@@ -342,12 +342,13 @@ class Shard:
         self, expect: str, req: SearchRequest, stats: CollectionStats, fn: Any,
         like: Any = None, exclude: str | None = None, relax: frozenset[str] = frozenset(),
     ) -> Any:
-        """Run fn(Matches) over this shard's result set (research views, summed outside)."""
+        """Run fn(Matches, Generation) over this shard's result set (research views, summed by
+        the coordinator: cluster/views.py)."""
         from searchapp.search import Matches
 
         def run(gen: Generation) -> Any:
             _ev, _p, sel = self._select(gen, expect, req, stats, like, exclude, relax)
-            return fn(Matches(facets=gen.facets, mask=sel.final, scores=sel.scores))
+            return fn(Matches(facets=gen.facets, mask=sel.final, scores=sel.scores), gen)
 
         return self.service._guard(run)
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from searchapp.cluster import open_research
 from searchapp.errors import NotFoundError, QueryError
 from searchapp.facetspec import BY_NAME, TERM_FACETS
 from searchapp.models import SearchRequest
@@ -38,10 +39,11 @@ TABLE_ALL = 120  # buckets up to which a table lists every bucket, empty ones to
 
 
 def research() -> Research:
-    """Return the app's Research (one per app, over its SearchService)."""
+    """Return the app's Research (one per app, over its SearchService; over a sharded index,
+    the same questions summed over the shards)."""
     found: Research | None = current_app.extensions.get("searchapp.research")
     if found is None:
-        found = Research(service())
+        found = open_research(service())
         current_app.extensions["searchapp.research"] = found
     return found
 
