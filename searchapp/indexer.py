@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
@@ -51,6 +51,16 @@ from searchapp.validation import validate
 Progress = Callable[[str, int, int], None]
 
 # Below this many stories the two writer processes cost more to start than they save.
+class _Built(NamedTuple):
+    """What writing a whole generation gave: the corpus files' entries, the vocabulary of
+    facet values, and how many stories (and made titles) it holds."""
+
+    files: dict[str, Scanned]
+    vocab: dict[str, dict[str, int]]
+    stories: int
+    titles_made: int
+
+
 PARALLEL_MIN_DOCS = 2000
 WRITER_MEMORY_MB = 256
 LARGE_BUILD = 50_000
@@ -220,30 +230,15 @@ class Indexer:
         report = IndexReport()
         stats, read, articles = self._scan(Manifest(), report, {}, read_all=True)
         clock = Clock(report)
-        gen = store.new_generation(self.index_dir)
-        try:
-            ix = whoosh_index.create_in(str(gen), build_schema())
+
+        def write(ix: Any) -> _Built:
             hashes = self._write_all(ix, articles, clock)
-            check_count(ix, len(articles), gen)
-            ix.close()
             written = ((a.source, a.id, hashes[a.id]) for a in articles)
             files = self._scanned(stats, read, written, report.skipped)
-            plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
-            plan.manifest.vocab = vocabulary(articles)
-            store.write_manifest(gen, plan.manifest)
-            store.switch_to(self.index_dir, gen)
-        except BaseException:
-            # Never leave a half-written generation behind; the old one stays live.
-            shutil.rmtree(gen, ignore_errors=True)
-            raise
-        clock.lap("finish")
-        store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
-        if old_gen is None:
-            report.added = len(articles)
-        else:
-            report.updated = len(articles)
-        self._finish_report(report, plan.manifest, sum(a.title_made for a in articles))
-        return report
+            titles_made = sum(a.title_made for a in articles)
+            return _Built(files, vocabulary(articles), len(articles), titles_made)
+
+        return self._build_generation(old_gen, report, clock, write)
 
     def _rebuild_streamed(self, old_gen: Path | None) -> IndexReport:
         """A columnar rebuild whose workers read the files themselves (rebuild.py): this
@@ -252,9 +247,8 @@ class Indexer:
         clock = Clock(report)
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
-        gen = store.new_generation(self.index_dir)
-        try:
-            ix = whoosh_index.create_in(str(gen), build_schema())
+
+        def write(ix: Any) -> _Built:
             self.progress("read", 0, len(names))
             built = write_streamed(
                 ix,
@@ -265,23 +259,41 @@ class Indexer:
                 lap=clock.lap,
             )
             report.skipped.extend(built.problems)
-            check_count(ix, built.count, gen)
-            ix.close()
             read = {name: name in built.failed for name in names}
             files = self._scanned(built.stats, read, built.stories, report.skipped)
-            plan = plan_update(Manifest(schema=SCHEMA_VERSION), files)
+            return _Built(files, built.vocab, built.count, built.titles_made)
+
+        return self._build_generation(old_gen, report, clock, write)
+
+    def _build_generation(
+        self,
+        old_gen: Path | None,
+        report: IndexReport,
+        clock: Clock,
+        write: Callable[[Any], _Built],
+    ) -> IndexReport:
+        """Write a whole new generation with write(ix), then switch to it (the old one stays
+        live until then, and a failure removes the new one)."""
+        gen = store.new_generation(self.index_dir)
+        try:
+            ix = whoosh_index.create_in(str(gen), build_schema())
+            built = write(ix)
+            check_count(ix, built.stories, gen)
+            ix.close()
+            plan = plan_update(Manifest(schema=SCHEMA_VERSION), built.files)
             plan.manifest.vocab = built.vocab
             store.write_manifest(gen, plan.manifest)
             store.switch_to(self.index_dir, gen)
         except BaseException:
+            # Never leave a half-written generation behind; the old one stays live.
             shutil.rmtree(gen, ignore_errors=True)
             raise
         clock.lap("finish")
         store.remove_stale(self.index_dir, keep=gen, previous=old_gen)
         if old_gen is None:
-            report.added = built.count
+            report.added = built.stories
         else:
-            report.updated = built.count
+            report.updated = built.stories
         self._finish_report(report, plan.manifest, built.titles_made)
         return report
 

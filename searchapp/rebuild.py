@@ -33,8 +33,7 @@ from searchapp import formats
 from searchapp.codec.analysis import Analyser
 from searchapp.codec.bulk import write_parts
 from searchapp.codec.pool import ForkedPool
-from searchapp.errors import ArticleError
-from searchapp.formats.jsonl import parse_json_article
+from searchapp.formats.jsonl import read_lines
 from searchapp.manifest import FileStat, stat_file
 from searchapp.models import ParseProblem, RawArticle
 from searchapp.schema import to_fields
@@ -134,16 +133,11 @@ def _read_piece(piece: Piece) -> tuple[list[RawArticle], list[ParseProblem]]:
     except OSError as exc:
         problems.append(ParseProblem(path, f"the file cannot be read ({exc.strerror}); check it."))
         return raws, problems
-    for lineno, line in enumerate(io.BytesIO(data), first):
-        where = f"{path}:{lineno}"
-        if lineno == 1:
-            line = line.removeprefix(b"\xef\xbb\xbf")
-        if not line.strip():
-            continue
-        try:
-            raws.append(RawArticle(parse_json_article(line, path, where)))
-        except ArticleError as exc:
-            problems.append(ParseProblem(where, exc.reason))
+    for item in read_lines(io.BytesIO(data), path, first):
+        if isinstance(item, RawArticle):
+            raws.append(item)
+        else:
+            problems.append(item)
     return raws, problems
 
 

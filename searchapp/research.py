@@ -72,6 +72,18 @@ def check_top(top: int, param: str = "top", most: int = MAX_TOP) -> int:
     return top
 
 
+def check_related(field: str, value: str, with_: str, top: int) -> tuple[str, str]:
+    """Check a co-occurrence question; return its field and with_ as facet names."""
+    field = check_facet(field, "field")
+    with_ = check_facet(with_, "with")
+    check_top(top, most=100)
+    if not value.strip():
+        raise QueryError(
+            f"value is missing: name the {field} to start from, e.g. value=James Baker"
+        )
+    return field, with_
+
+
 def check_queries(queries: list[str]) -> list[str]:
     """Return the non-blank queries of a comparison: 1 to MAX_QUERIES of them."""
     kept = [q.strip() for q in queries if q and q.strip()]

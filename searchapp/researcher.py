@@ -116,13 +116,7 @@ class Research:
         self, req: SearchRequest, field: str, value: str, with_: str, top: int = 20
     ) -> dict[str, Any]:
         """Return the values of `with_` most often in the stories holding field=value."""
-        field = research.check_facet(field, "field")
-        with_ = research.check_facet(with_, "with")
-        research.check_top(top, most=100)
-        if not value.strip():
-            raise research.QueryError(
-                f"value is missing: name the {field} to start from, e.g. value=James Baker"
-            )
+        field, with_ = research.check_related(field, value, with_, top)
         found = self.service.matches(req)
         value = research.resolve_value(found.facets, field, value)
         return {"q": req.q, **research.related(found.facets, found.mask, field, value, with_, top)}

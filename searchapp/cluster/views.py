@@ -217,13 +217,7 @@ class ClusterResearch:
         self, req: SearchRequest, field: str, value: str, with_: str, top: int = 20
     ) -> dict[str, Any]:
         """Research.related: the values of `with_` most often with field=value."""
-        field = research.check_facet(field, "field")
-        with_ = research.check_facet(with_, "with")
-        research.check_top(top, most=100)
-        if not value.strip():
-            raise research.QueryError(
-                f"value is missing: name the {field} to start from, e.g. value=James Baker"
-            )
+        field, with_ = research.check_related(field, value, with_, top)
         value = self.resolve(field, value)
         _gens, parts = self._map(req, partial(related_counts, field, value, with_))
         co, df = _total(p[2] for p in parts), _total(p[3] for p in parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,25 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'“])")
 
 def iter_jsonl(path: Path) -> Iterator[RawArticle | ParseProblem]:
     """Yield one RawArticle per line, or a ParseProblem for a bad line (the run goes on)."""
-    source = str(path)
     with path.open("rb") as fh:
-        for lineno, data in enumerate(fh, 1):
-            where = f"{path}:{lineno}"
-            if lineno == 1:
-                data = data.removeprefix(b"\xef\xbb\xbf")
-            if not data.strip():
-                continue
-            try:
-                yield RawArticle(parse_json_article(data, source, where))
-            except ArticleError as exc:
-                yield ParseProblem(where, exc.reason)
+        yield from read_lines(fh, str(path))
+
+
+def read_lines(
+    lines: Iterable[bytes], source: str, first: int = 1
+) -> Iterator[RawArticle | ParseProblem]:
+    """Read lines of a .jsonl file (numbered from first): a RawArticle per line, or a
+    ParseProblem for a bad one. The streamed rebuild reads pieces of a large file this way."""
+    for lineno, data in enumerate(lines, first):
+        where = f"{source}:{lineno}"
+        if lineno == 1:
+            data = data.removeprefix(b"\xef\xbb\xbf")
+        if not data.strip():
+            continue
+        try:
+            yield RawArticle(parse_json_article(data, source, where))
+        except ArticleError as exc:
+            yield ParseProblem(where, exc.reason)
 
 
 def parse_json_article(data: bytes | str, source: str, where: str) -> Article:
