@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -177,22 +178,30 @@ class ClusterService:
         sub = base.with_filters({n: values.resolve(n, v) for n, v in req.filters.items()})
         return dfs, down, sub, like, merge.collection(dfs.values()), merge.relaxed(dfs.values())
 
-    def _evaluate(self, req: SearchRequest, need: int) -> tuple[
-        dict[int, Part], dict[int, str], SearchRequest, Any, frozenset[str], CollectionStats
-    ]:
-        """Phases 1 and 2 over every shard: their parts, the shards down, the resolved request,
-        the like query, the phrases read as words and the statistics the parts were scored by."""
+    def _two_phases(
+        self, req: SearchRequest, method: str, extra: Any, *, every: bool = False
+    ) -> tuple[dict[int, Dfs], dict[int, Any], dict[int, str], tuple[Any, ...]]:
+        """Phase 1 (statistics) on every shard, then `method` with (genkey, request, global
+        statistics, extra, like query, excluded id, relaxed phrases); both again when an update
+        lands between the phases. Returns the phase-1 answers, the method's answers, the shards
+        down, and (resolved request, like query, statistics, relaxed phrases). every: a shard
+        down is an error (a sum over some shards would be silently smaller)."""
         for attempt in range(3):
             dfs, down, sub, like, stats, relax = self._dfs(req)
+            if every and down:
+                raise ShardsDown(f"{self._partial(down)}: try again")
             exclude = req.like if req.like else None
-            args = {k: (d.genkey, sub, stats, need, like, exclude, relax) for k, d in dfs.items()}
+            args = {k: (d.genkey, sub, stats, extra, like, exclude, relax) for k, d in dfs.items()}
             try:
-                parts, down2 = self._scatter("part", args)
+                answers, down2 = self._scatter(method, args)
             except GenerationMoved:
                 if attempt == 2:
                     raise
-                continue  # an update landed between the phases: evaluate again
-            return parts, {**down, **down2}, sub, like, relax, stats
+                continue  # an update landed between the phases: both again
+            down = {**down, **down2}
+            if every and down:
+                raise ShardsDown(f"{self._partial(down)}: try again")
+            return dfs, answers, down, (sub, like, stats, relax)
         raise AssertionError("unreachable")
 
     def search(self, req: SearchRequest) -> SearchPage:
@@ -213,7 +222,7 @@ class ClusterService:
         lo = (req.page - 1) * req.per_page
         want = need = lo + req.per_page
         while True:
-            parts, down, sub, like, relax, stats = self._evaluate(req, need)
+            _dfs, parts, down, (sub, like, stats, relax) = self._two_phases(req, "part", need)
             total = sum(p.total for p in parts.values())
             pages = max(1, -(-total // req.per_page))
             if req.page > pages:
@@ -308,11 +317,10 @@ class ClusterService:
         answers, down = self._all("spell_weights", stems)
         if down:
             raise NoIndexError(f"{self._partial(down)}: try again")
-        total: dict[str, int] = {}
+        total: Counter[str] = Counter()
         for answer in answers.values():
-            for stem, n in answer.items():
-                total[stem] = total.get(stem, 0) + n
-        return total
+            total.update(answer)
+        return dict(total)
 
     def _surface(self, stem: str) -> str | None:
         """Return the word the first shard holding a body stem uses for it."""
@@ -322,7 +330,7 @@ class ClusterService:
     def ranking(self, req: SearchRequest, need: int) -> list[tuple[str, float | None]]:
         """Return the first `need` (id, unrounded score) pairs: the order and scores a page
         shows, to compare with one index to the last decimal."""
-        parts, down, sub, like, relax, _stats = self._evaluate(req, need)
+        _dfs, parts, down, (sub, like, _stats, relax) = self._two_phases(req, "part", need)
         if down:
             raise ShardsDown(self._partial(down) or "")
         sort = next(iter(parts.values())).sort
@@ -336,7 +344,7 @@ class ClusterService:
         """Return every matching article in page order, streamed from the shards in batches.
 
         Refuses (ShardsDown) rather than export a silently smaller set."""
-        parts, down, _sub, _like, _relax, _stats = self._evaluate(req, 10**12)
+        _dfs, parts, down, _used = self._two_phases(req, "part", 10**12)
         if down:
             raise ShardsDown(f"export refused: {self._partial(down)}; try again")
         sort = next(iter(parts.values())).sort if parts else req.sort

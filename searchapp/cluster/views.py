@@ -24,7 +24,6 @@ import numpy as np
 from searchapp import buckets, research
 from searchapp.cluster import merge
 from searchapp.cluster.coordinator import ClusterService, ShardsDown
-from searchapp.cluster.shard import GenerationMoved
 from searchapp.cluster.words import significant_words
 from searchapp.generation import Generation
 from searchapp.models import SearchRequest
@@ -127,22 +126,8 @@ def map_matches(
     """Run fn(Matches, Generation) on every shard's result set (scored with the global
     statistics) and return the shards' generations and answers, for the caller to sum. Every
     shard must answer: a sum over some of them would be a silently smaller count."""
-    for attempt in range(3):
-        dfs, down, sub, like, stats, relax = service._dfs(req)
-        if down:
-            raise ShardsDown(f"{service._partial(down)}: try again")
-        exclude = req.like if req.like else None
-        args = {k: (d.genkey, sub, stats, fn, like, exclude, relax) for k, d in dfs.items()}
-        try:
-            answers, down = service._scatter("map_matches", args)
-        except GenerationMoved:
-            if attempt == 2:
-                raise
-            continue  # an update landed between the phases
-        if down:
-            raise ShardsDown(f"{service._partial(down)}: try again")
-        return tuple(dfs[k].genkey for k in sorted(dfs)), [answers[k] for k in sorted(answers)]
-    raise AssertionError("unreachable")
+    dfs, answers, _down, _used = service._two_phases(req, "map_matches", fn, every=True)
+    return tuple(dfs[k].genkey for k in sorted(dfs)), [answers[k] for k in sorted(answers)]
 
 
 class ClusterResearch:
