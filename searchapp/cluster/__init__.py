@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from searchapp.cluster.layout import is_cluster
+# The file that marks a sharded index folder. Checked here, not through layout.py, so that a
+# one-query CLI process on an ordinary index does not import the indexer (~30 ms).
+MANIFEST = "cluster.json"
+
+
+def is_cluster(index_dir: Path) -> bool:
+    """Return whether index_dir holds a sharded index."""
+    return (Path(index_dir) / MANIFEST).is_file()
 
 
 def open_service(index_dir: Path, ray_address: str | None = None) -> Any:

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from searchapp import store
+from searchapp.cluster import MANIFEST, is_cluster
 from searchapp.errors import NoIndexError, SearchAppError
 from searchapp.indexer import IndexReport
 from searchapp.models import ParseProblem
 
-MANIFEST = "cluster.json"
 FORMAT = 1
 MAX_SHARDS = 256
 
@@ -41,11 +41,6 @@ def shard_of(article_id: str, shards: int) -> int:
 def shard_dir(index_dir: Path, k: int) -> Path:
     """Return shard k's index directory."""
     return index_dir / f"shard-{k:03d}"
-
-
-def is_cluster(index_dir: Path) -> bool:
-    """Return whether index_dir holds a sharded index."""
-    return (Path(index_dir) / MANIFEST).is_file()
 
 
 def read_layout(index_dir: Path) -> list[Path]:
