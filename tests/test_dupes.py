@@ -66,6 +66,11 @@ def test_same_story_needs_title_day_and_near_identical_body() -> None:
     assert not same_story(a, fingerprint(Article(id="b", title=TITLE, body="")))
     empty = fingerprint(Article(id="e", title=TITLE, body=""))
     assert same_story(empty, fingerprint(Article(id="f", title=TITLE, body="")))
+    # Another title decides without hashing either body (the cost of deep pages at 216k).
+    other = fingerprint(Article(id="o", title="OTHER", body=BODY))
+    fresh = fingerprint(Article(id="g", title=TITLE, body=BODY))
+    assert not same_story(fresh, other)
+    assert fresh._shingles is None and other._shingles is None
 
 
 def test_copies_collapse_into_one_hit(index_dir: Path) -> None:
