@@ -215,3 +215,15 @@ def test_lexicons_are_written_beside_the_segment_and_read_back(kremlin: SearchSe
     fuzzy._EXPANSIONS.clear()
     reader = kremlin.generation().searcher().reader()
     assert fuzzy.terms_within(reader, "body", "kremlin", 1) == ["kremlim", "kremlin"]
+
+
+def test_a_possessive_is_never_the_word_offered(tmp_path: Path) -> None:
+    """The first story holding the stem writes only "Gorbachev's": the correction is still
+    "Gorbachev" (before, it depended on which story came first in the index)."""
+    stories = [
+        article(id="p1", title="Talks", body="Gorbachev's plan. Gorbachev's aides met."),
+        article(id="p2", title="Visit", body="Gorbachev spoke in Moscow."),
+    ]
+    build_index(write_jsonl(tmp_path / "c" / "a.jsonl", stories), tmp_path / "ix")
+    page = SearchService(tmp_path / "ix").search(SearchRequest(q="Gorbachov"))
+    assert page.corrected_query == "Gorbachev"
