@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,10 @@ from searchapp import dupes, fuzzy, results
 from searchapp.models import SearchRequest
 from searchapp.schema import DEFAULT_FIELDS
 from searchapp.search import SearchService
+
+# The same timing helper and plain query mix as bench/run.py (the collapse figures compare).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import WORDS, pctl
 
 FUZZY = [
     "kremlin~2",
@@ -47,25 +51,6 @@ FUZZY = [
     "dollar~2",
 ]
 TYPOS = ["Kremiln", "Gorbachov", "petrolium", "Thatchr", "cofee pricse", "economc"]
-WORDS = [
-    "oil",
-    "coffee",
-    '"trade deficit"',
-    "gold prices",
-    '"james baker"',
-    "bank OR banks",
-    "opec",
-]
-
-
-def ms(samples: list[float]) -> dict[str, float]:
-    s = sorted(x * 1000 for x in samples)
-    return {
-        "p50_ms": round(statistics.median(s), 2),
-        "p95_ms": round(s[min(len(s) - 1, int(0.95 * len(s)))], 2),
-        "max_ms": round(s[-1], 2),
-        "n": len(s),
-    }
 
 
 def timed(fn: Any) -> float:
@@ -97,8 +82,8 @@ def bench_index(index: Path, reps: int, whoosh: bool) -> dict[str, Any]:
             fuzzy._EXPANSIONS.clear()
             per_query[q].append(timed(lambda q=q: svc.search(SearchRequest(q=q))))
             samples.append(per_query[q][-1])
-    out["fuzzy"] = ms(samples)
-    out["fuzzy_p50_ms"] = {q: ms(v)["p50_ms"] for q, v in per_query.items()}
+    out["fuzzy"] = pctl(samples)
+    out["fuzzy_p50_ms"] = {q: pctl(v)["p50_ms"] for q, v in per_query.items()}
     # The expansion alone (five fields), without evaluation, facets or snippets.
     reader = svc.generation().searcher().reader()
     expansion: list[float] = []
@@ -108,14 +93,14 @@ def bench_index(index: Path, reps: int, whoosh: bool) -> dict[str, Any]:
         for field in DEFAULT_FIELDS:
             fuzzy.terms_within(reader, field, "kremlin", 2, 0)
         expansion.append(time.perf_counter() - t)
-    out["kremlin2_expansion"] = ms(expansion)
+    out["kremlin2_expansion"] = pctl(expansion)
     out["fuzzy_totals"] = {q: svc.search(SearchRequest(q=q)).total for q in FUZZY}
     samples = []
     for _ in range(reps):
         for q in TYPOS:
             fuzzy._EXPANSIONS.clear()
             samples.append(timed(lambda q=q: svc.search(SearchRequest(q=q))))
-    out["did_you_mean"] = ms(samples)
+    out["did_you_mean"] = pctl(samples)
     out["corrections"] = {q: svc.search(SearchRequest(q=q)).corrected_query for q in TYPOS}
     for label, page in (("page1", 1), ("page20", 20)):
         for mode, fn in (("on", dupes.collapse), ("off", plain)):
@@ -132,7 +117,7 @@ def bench_index(index: Path, reps: int, whoosh: bool) -> dict[str, Any]:
                 samples = [timed(lambda r=r: svc.search(r)) for _ in range(reps) for r in reqs]
             finally:
                 results.dupes.collapse = dupes.collapse  # type: ignore[assignment]
-            out[f"mix_{label}_collapse_{mode}"] = ms(samples)
+            out[f"mix_{label}_collapse_{mode}"] = pctl(samples)
     if whoosh:
         gen = svc.generation()
         s = gen.searcher()
