@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -324,3 +325,44 @@ def test_snippet_marks_what_the_index_matched() -> None:
     assert analysed_word("Bidding") == analysed_word("bids") == "bid"
     out = snippet(["The bidding closed; U.S. bids rose."], [analysed_word("bid"), "us"])
     assert out.count("<mark>") == 3 and "<mark>bidding</mark>" in out and "<mark>U.S</mark>" in out
+
+
+def _matches_token_by_token(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
+    # The reference: every token analysed in turn (what highlight._matches did before).
+    from searchapp.highlight import _TOKEN, MAX_SCAN_CHARS, analysed_word
+
+    out = []
+    for m in _TOKEN.finditer(text, 0, MAX_SCAN_CHARS):
+        form = analysed_word(m.group())
+        if form in terms:
+            out.append((m.start(), m.end(), form))
+    return out
+
+
+def test_snippet_matches_equal_a_token_by_token_scan() -> None:
+    # highlight._matches analyses each distinct token once and lets the regex engine find
+    # where the matching ones start; it must find exactly the tokens a full scan finds.
+    import random
+
+    from searchapp.highlight import _TOKEN, MAX_SCAN_CHARS, _matches, analysed_word
+
+    edge = (
+        "U.S. us US u.s.a. the U.S.-made; o'neil's O’Neil trade’s a..b .b 3.5 x3.5 "
+        "_trade trade_ trades.Trade trade'. 'trade' ‘trade’ tradé trade trade"
+    )
+    tail = "wo " + "word " * (MAX_SCAN_CHARS // 5 - 1) + "trade trade"  # cut by the scan limit
+    texts = [edge, tail, "", "trade"]
+    shipped = sorted((Path(__file__).parent.parent / "corpus").glob("*.txt"))[:400]
+    texts += [p.read_text(encoding="utf-8") for p in shipped]
+    rng = random.Random(7)
+    checked = 0
+    for story in texts:
+        forms = sorted({analysed_word(t) for t in _TOKEN.findall(story)} - {""})
+        for terms in (
+            frozenset({"trade", "tra", "us", "neil", "b", "3.5", "a.b"}),
+            frozenset(rng.sample(forms, min(4, len(forms)))),
+        ):
+            expected = _matches_token_by_token(story, terms)
+            assert _matches(story, terms) == expected, (story[:80], sorted(terms))
+            checked += len(expected)
+    assert checked > 1000  # the comparison saw real matches, not only empty lists
