@@ -218,10 +218,16 @@ class Evaluator:
             m, _sc = self.evaluate(q.query)
             return fd.live & ~m, np.zeros(n)
         if isinstance(q, query.Phrase):
+            # Scored as the And of its words, inside the phrase's matches (a subset of the
+            # And's): words are scored only when the phrase matches somewhere, which most
+            # of a typed phrase's fields (persons, topics) do not.
             mask = self.phrase_mask(q)
-            words = query.And([query.Term(q.fieldname, w) for w in q.words], boost=q.boost)
-            _m, scores = self.evaluate(words)
-            return mask, np.where(mask, scores, 0.0)
+            scores = np.zeros(n)
+            if q.fieldname in schema and mask.any():
+                for w in q.words:
+                    ids, term_scores = self.term_scores(query.Term(q.fieldname, w))
+                    scores[ids] += term_scores
+            return mask, np.where(mask, scores * q.boost, 0.0)
         if isinstance(q, query.MultiTerm) and not isinstance(q, query.TermRange):
             # Wildcards, prefixes, fuzzy words: the words they expand to (at most
             # query.MAX_EXPANSION, checked by the guard), scored like an Or of them.
