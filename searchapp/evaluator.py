@@ -223,10 +223,18 @@ class Evaluator:
             # of a typed phrase's fields (persons, topics) do not.
             mask = self.phrase_mask(q)
             scores = np.zeros(n)
-            if q.fieldname in schema and mask.any():
-                for w in q.words:
+            matched = bool(mask.any())
+            for w in q.words if q.fieldname in schema else ():
+                if matched:
                     ids, term_scores = self.term_scores(query.Term(q.fieldname, w))
                     scores[ids] += term_scores
+                    continue
+                # Still asked for its idf: a shard's first phase records each word's document
+                # frequency from these calls (cluster/shard.py), and the collection's df must
+                # count this shard's stories holding the word even where the phrase is absent.
+                ids, _weights = self.gen.postings(self.searcher, q.fieldname, w)
+                if len(ids):
+                    self._idf((q.fieldname, w), len(ids))
             return mask, np.where(mask, scores * q.boost, 0.0)
         if isinstance(q, query.MultiTerm) and not isinstance(q, query.TermRange):
             # Wildcards, prefixes, fuzzy words: the words they expand to (at most
