@@ -164,14 +164,19 @@ def source_name(name: str) -> str:
 
 def path_stem(source: str) -> str:
     """Return Path(source).stem for a name in pathlib's form (source_name's)."""
-    name = source[source.rfind("/") + 1 :]
+    name = _final_part(source)
     dot = name.rfind(".")
     return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
+def _final_part(source: str) -> str:
+    """Return Path(source).name: the last part ('.' alone names the folder, no part)."""
+    return "" if source == "." else source[source.rfind("/") + 1 :]
+
+
 def path_suffix(source: str) -> str:
     """Return Path(source).suffix for a name in pathlib's form (source_name's)."""
-    name = source[source.rfind("/") + 1 :]
+    name = _final_part(source)
     dot = name.rfind(".")
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
