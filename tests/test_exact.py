@@ -194,3 +194,35 @@ def test_stored_json_equals_json_dumps(shipped: list[Article]) -> None:
     assert list(full) == ["id", "title", "lead", "body", "section", "topic", "person", "place",
                           "f_section", "f_topic", "f_person", "f_place", "ts", "spell", "doc",
                           "hash", "source"]
+
+
+# -- tagtext.py ------------------------------------------------------------------------------
+
+
+def test_cached_word_patterns_find_the_same_mentions(shipped: list[Article]) -> None:
+    from searchapp import tagtext
+
+    def reference_tokens(index: tagtext.TextIndex, wanted: set[str]) -> object:
+        """_tokens as it was: a pattern compiled per line, longest words first."""
+        alternatives = "|".join(re.escape(w) for w in sorted(wanted, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+        tokens: list[str | None] = []
+        capitals: list[bool] = []
+        last_end = -1
+        for match in pattern.finditer(index.text):
+            if last_end >= 0 and not tagtext._GAP_RE.fullmatch(index.text, last_end, match.start()):
+                tokens.append(None)
+                capitals.append(False)
+            tokens.append(match.group().casefold())
+            capitals.append(match.group()[0].isupper())
+            last_end = match.end()
+        return tokens, capitals
+
+    checked = 0
+    for article in shipped:
+        words = [*article.persons, *article.topics, "Straße", "STRASSE", "İstanbul", "kelvin"]
+        index = tagtext.TextIndex(article)
+        wanted = {p.casefold() for w in words for p in tagtext.WORD_RE.findall(w)}
+        assert index._tokens(wanted) == reference_tokens(index, wanted)
+        checked += bool(article.persons or article.topics)
+    assert checked > 1000

@@ -185,7 +185,7 @@ def parse_tass(text: str, article_id: str, source: str = "") -> RawArticle:
     """Parse one article in the TASS layout; raise ArticleError naming the problem and the fix."""
     where = source or article_id
     text = text.removeprefix("\ufeff")
-    if not text.strip():
+    if not text or text.isspace():  # text.strip() would copy the text to say the same
         raise ArticleError(where, f"the file is empty; {_LAYOUT_HINT}.")
     if _BINARY_RE.search(text):
         raise ArticleError(
