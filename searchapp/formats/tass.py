@@ -424,10 +424,12 @@ def _split_lead(paragraphs: list[str]) -> tuple[str, str, list[str]]:
     if credit_at is not None:
         credit = paragraphs[credit_at][1:].strip()
         return "\n\n".join(paragraphs[:credit_at]), credit, paragraphs[credit_at + 1 :]
+    # The first paragraph is tested first: most stories open with their dateline, which
+    # settles it, and a dateline that fails to match costs more than one that matches.
     if (
         len(paragraphs) > 1
-        and DATELINE_RE.match(paragraphs[1])
         and not DATELINE_RE.match(paragraphs[0])
+        and DATELINE_RE.match(paragraphs[1])
     ):
         return paragraphs[0], "", paragraphs[1:]
     return "", "", paragraphs
