@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from searchapp import formats, schema
-from searchapp.formats.tass import _blocks, path_stem, path_suffix, read_tass_file, source_name
+from searchapp.formats.paths import path_stem, path_suffix, source_name
+from searchapp.formats.tass import _blocks, read_tass_file
 from searchapp.models import Article
 from searchapp.validation import MAX_FIELD_CHARS, MAX_WORD, validate
 

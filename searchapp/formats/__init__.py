@@ -9,7 +9,8 @@ from pathlib import Path
 from searchapp.children import pool_map
 from searchapp.errors import ArticleError, CorpusError
 from searchapp.formats.jsonl import iter_jsonl
-from searchapp.formats.tass import parse_tass, path_suffix, read_tass_file, source_name
+from searchapp.formats.paths import path_suffix, source_name
+from searchapp.formats.tass import parse_tass, read_tass_file
 from searchapp.models import ParseProblem, RawArticle
 
 __all__ = [

@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from searchapp.errors import ArticleError
+from searchapp.formats.paths import path_stem, source_name
 from searchapp.models import Article, RawArticle
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -142,43 +143,6 @@ def _read_all(fd: int, size: int) -> bytes:
         if not more:
             return b"".join(parts)
         parts.append(more)
-
-
-def source_name(name: str) -> str:
-    """Return str(Path(name)) without building a Path (a Path costs more than parsing a story).
-
-    pathlib drops empty and '.' parts and a trailing slash; a name with none of those is its
-    own form (the corpus scan's names are such), anything else goes through Path.
-    """
-    if (
-        name
-        and "//" not in name
-        and not name.endswith(("/", "/."))
-        and "/./" not in name
-        and not name.startswith("./")
-        and name != "."
-    ):
-        return name
-    return str(Path(name))
-
-
-def path_stem(source: str) -> str:
-    """Return Path(source).stem for a name in pathlib's form (source_name's)."""
-    name = _final_part(source)
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
-
-
-def _final_part(source: str) -> str:
-    """Return Path(source).name: the last part ('.' alone names the folder, no part)."""
-    return "" if source == "." else source[source.rfind("/") + 1 :]
-
-
-def path_suffix(source: str) -> str:
-    """Return Path(source).suffix for a name in pathlib's form (source_name's)."""
-    name = _final_part(source)
-    dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def parse_tass(text: str, article_id: str, source: str = "") -> RawArticle:
