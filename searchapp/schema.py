@@ -154,7 +154,7 @@ def facet_values(article: Article, facet: str) -> tuple[str, ...]:
 
 
 def _keyword(values: tuple[str, ...] | list[str]) -> str:
-    return TAG_SEP.join(v.replace(TAG_SEP, " ") for v in values if v)
+    return TAG_SEP.join([v.replace(TAG_SEP, " ") for v in values if v])
 
 
 def article_hash(article: Article) -> str:
@@ -169,6 +169,10 @@ def _digest(doc_json: str) -> str:
 
 def stored_doc(article: Article) -> str:
     """Return the stored JSON form of an article (to_dict plus the agency's UTC offset)."""
+    try:
+        return _stored_json(article)
+    except TypeError:  # a value that is not text (bad input): json.dumps says what it makes
+        pass
     data = article.to_dict()
     if article.date is not None:
         offset = article.date.utcoffset()
@@ -176,6 +180,62 @@ def stored_doc(article: Article) -> str:
     if article.title_made:
         data["title_made"] = True  # the page shows such a title as made, not printed
     return json.dumps(data, ensure_ascii=False)
+
+
+# json.dumps(ensure_ascii=False) quotes strings with this function (its C version); the rest
+# of _stored_json is json.dumps's separators around to_dict's keys in to_dict's order.
+_QUOTE = json.encoder.encode_basestring
+
+
+def _stored_json(article: Article) -> str:
+    """Return json.dumps(...) of stored_doc's dict, byte for byte, in a quarter of the time.
+
+    json.dumps builds an encoder and walks a dict built for it: ~10 µs a story, 0.2 s of
+    Reuters' 21.6k (tests/test_exact.py compares the two). Raises TypeError for a value
+    that is not text (json.dumps then encodes it however it does).
+    """
+    topics, persons = article.topics, article.persons
+    if type(topics) is not tuple or type(persons) is not tuple:
+        raise TypeError("tags that are not tuples")
+    date = article.date
+    if date is None:
+        when, tail = "null", ""
+    else:
+        when = _QUOTE(date.astimezone(timezone.utc).isoformat())  # article.iso_date
+        offset = date.utcoffset()
+        tail = f', "utc_offset_min": {int(offset.total_seconds() // 60) if offset else 0}'
+    if article.title_made:
+        tail += ', "title_made": true'
+    return "".join(
+        [
+            '{"id": ',
+            _QUOTE(article.id),
+            ', "title": ',
+            _QUOTE(article.title),
+            ', "lead": ',
+            _QUOTE(article.lead),
+            ', "body": ',
+            _QUOTE(article.body),
+            ', "date": ',
+            when,
+            ', "section": ',
+            _QUOTE(article.section),
+            ', "topics": [',
+            ", ".join(map(_QUOTE, topics)),
+            '], "persons": [',
+            ", ".join(map(_QUOTE, persons)),
+            '], "place": ',
+            _QUOTE(article.place),
+            ', "photo_credit": ',
+            _QUOTE(article.photo_credit),
+            tail,
+            "}",
+        ]
+    )
+
+
+# (facet attribute, its searchable field, its exact-value field).
+_FACETS = tuple((f.name, f.param, f.field) for f in TERM_FACETS)
 
 
 def to_fields(article: Article, content_hash: str | None = None) -> dict[str, object]:
@@ -187,14 +247,19 @@ def to_fields(article: Article, content_hash: str | None = None) -> dict[str, ob
         "title": article.title,
         "lead": article.lead,
         "body": article.body,
-        **{f.param: " ".join(facet_values(article, f.name)) for f in TERM_FACETS},
-        **{f.field: _keyword(facet_values(article, f.name)) for f in TERM_FACETS},
-        "ts": int(date.timestamp()) if date is not None else NO_DATE,
-        # Titles and leads only: adding the body doubles the indexing time (measured: 13.7 s
-        # vs 7.4 s for Reuters' writer phase) for a vocabulary of rare words and typos.
-        "spell": f"{article.title}\n{article.lead}",
-        "doc": doc_json,
-        "hash": content_hash or _digest(doc_json),
-        "source": article.source,
     }
+    # facet_values per facet, once: the searchable fields first, then the exact-value ones
+    # (the document's field order is as before).
+    values = [facet_values(article, name) for name, _, _ in _FACETS]
+    for (_, param, _), vals in zip(_FACETS, values, strict=True):
+        doc[param] = " ".join(vals)
+    for (_, _, name), vals in zip(_FACETS, values, strict=True):
+        doc[name] = _keyword(vals)
+    doc["ts"] = int(date.timestamp()) if date is not None else NO_DATE
+    # Titles and leads only: adding the body doubles the indexing time (measured: 13.7 s
+    # vs 7.4 s for Reuters' writer phase) for a vocabulary of rare words and typos.
+    doc["spell"] = f"{article.title}\n{article.lead}"
+    doc["doc"] = doc_json
+    doc["hash"] = content_hash or _digest(doc_json)
+    doc["source"] = article.source
     return doc

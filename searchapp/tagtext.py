@@ -7,6 +7,7 @@ line_style tells lowercase codes from capitalised names and sentence-case topics
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -72,8 +73,11 @@ class TextIndex:
         """List the text's occurrences of the wanted words, with None where a phrase breaks."""
         # Scanning for the line's own words only (one regex, in C) is far cheaper than
         # tokenising the whole text; any other word or punctuation between two hits breaks it.
-        alternatives = "|".join(re.escape(w) for w in sorted(wanted, key=len, reverse=True))
-        pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+        # Longest first; ties by text, so one set of words gives one pattern (cached).
+        # A match is a whole word (bounded by non-word characters) whichever alternative
+        # matched it, so the order only decides which is tried first.
+        ordered = sorted(wanted, key=lambda w: (-len(w), w))
+        pattern = _words_pattern("|".join(re.escape(w) for w in ordered))
         text = self.text
         tokens: list[str | None] = []
         capitals: list[bool] = []
@@ -88,6 +92,16 @@ class TextIndex:
             last_end = match.end()
         return tokens, capitals
 
+
+@functools.lru_cache(maxsize=2048)
+def _words_pattern(alternatives: str) -> re.Pattern[str]:
+    """Compile the pattern of a line's words, once per set of words.
+
+    Lines recur (the same names, the same codes): Reuters' 2,239 ambiguous lines hold 578
+    sets. re's own cache (512 patterns, shared with every other regex) compiled most of them
+    again; learning took 0.25 s, 0.19 s with this cache.
+    """
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
 
 
 def is_lower(word: str) -> bool:

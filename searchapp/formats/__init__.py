@@ -9,6 +9,7 @@ from pathlib import Path
 from searchapp.children import pool_map
 from searchapp.errors import ArticleError, CorpusError
 from searchapp.formats.jsonl import iter_jsonl
+from searchapp.formats.paths import path_suffix, source_name
 from searchapp.formats.tass import parse_tass, read_tass_file
 from searchapp.models import ParseProblem, RawArticle
 
@@ -89,8 +90,11 @@ def _read_chunk(
     raws: list[RawArticle] = []
     problems: list[ParseProblem] = []
     for name in paths:
-        path = Path(name)
-        if path.suffix.lower() == ".jsonl":
+        # Names stay strings (source_name gives pathlib's form): a Path per file and
+        # Path.open cost ~0.2 s of the ~1.3 s that reading Reuters' 21,578 files took.
+        source = str(name) if isinstance(name, Path) else source_name(name)
+        if path_suffix(source).lower() == ".jsonl":
+            path = Path(source)
             try:
                 for item in iter_jsonl(path):
                     if isinstance(item, ParseProblem):
@@ -103,7 +107,7 @@ def _read_chunk(
                 )
             continue
         try:
-            raws.append(read_tass_file(path))
+            raws.append(read_tass_file(source))
         except ArticleError as exc:
             problems.append(ParseProblem(exc.path, exc.reason))
     return raws, problems
