@@ -17,7 +17,7 @@ import pytest
 from whoosh import index as whoosh_index
 
 from searchapp import rebuild, store
-from searchapp.codec import ColumnarCodec, bulk
+from searchapp.codec import ColumnarCodec, analysis, bulk
 from searchapp.codec.bulk import write_segment
 from searchapp.indexer import CODEC
 from searchapp.models import SearchRequest
@@ -40,7 +40,20 @@ def _segmented(path: Path, docs: list[dict[str, Any]]) -> Any:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bulk, "CHUNK_DOCS", 250)
         mp.setattr(bulk, "SEGMENT_DOCS", 1000)
+        # Workers forget their story ids every chunk or two, as at scale: the collector
+        # then drops those terms between segments (_forget_unused_terms).
+        mp.setattr(analysis, "FORGET_MIN", 200)
+        forgot = []
+        real = bulk._Collector._forget_unused_terms
+
+        def spy(self: Any) -> None:
+            before = len(self.terms["id"])
+            real(self)
+            forgot.append(before - len(self.terms["id"]))
+
+        mp.setattr(bulk._Collector, "_forget_unused_terms", spy)
         write_segment(ix, docs, workers=2)
+    assert len(forgot) == 3 and all(n > 0 for n in forgot), forgot
     return ix
 
 
@@ -148,6 +161,7 @@ def rebuilt(
         build_index(CORPUS, root / "one")
         mp.setattr(rebuild, "CHUNK_FILES", 250)
         mp.setattr(bulk, "SEGMENT_DOCS", 1000)
+        mp.setattr(analysis, "FORGET_MIN", 200)
         build_index(CORPUS, root / "several")
     for name in ("one", "several"):
         gen = store.current_generation(root / name)
@@ -159,3 +173,29 @@ def rebuilt(
         ix.close()
         facts.append((count, stored, json.dumps(store.read_manifest(gen).to_json())))
     return SearchService(root / "one"), SearchService(root / "several"), facts
+
+
+def test_terms_a_worker_still_knows_survive_between_segments(
+    tmp_path: Path, docs: list[dict[str, Any]]
+) -> None:
+    """One process, chunks of 250, a new segment every 1,000 stories; the analyser forgets
+    its story ids after every third chunk, so at the first segment's end it still knows the
+    fourth chunk's ids while the collector drops the first three chunks'. The fifth chunk
+    repeats an id of the fourth: the collector must still find it under its new number."""
+    docs = [dict(d) for d in docs[:2000]]
+    docs[1000]["id"] = docs[999]["id"]
+    path = tmp_path / "seg"
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bulk, "CHUNK_DOCS", 250)
+        mp.setattr(bulk, "SEGMENT_DOCS", 1000)
+        mp.setattr(analysis, "FORGET_MIN", 600)
+        write_segment(ix, docs, workers=1)
+    with ix.reader() as reader:
+        leaves = reader.leaf_readers()
+        assert len(leaves) == 2
+        for n, (leaf, base) in enumerate(leaves):
+            alone = _bulk_write(tmp_path / f"alone{n}", docs[base : base + 1000])
+            with alone.reader() as want:
+                _same_index(leaf, want)
