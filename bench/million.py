@@ -3,22 +3,28 @@
     python bench/run.py --codec columnar --jsonl --scale 46 [--segment-docs N] [--reps 10]
 
 For each scale the collection is rendered once as DIR/jN/corpus/stories.jsonl (21,578 x N
-stories; x46 is 992,588 stories, 1.0 GB), then `searchapp index --rebuild` runs as a child
-process (wall and CPU seconds, peak RSS and PSS of the process tree, index size, segments) and
-bench_queries measures the query mix on it (warm and with no posting cache). --segment-docs
-sets codec/bulk.SEGMENT_DOCS in the child (to compare one segment with several at a scale
-where one fits). tantivy and FTS5 are not run beside it: bench_tantivy and bench_fts5 take the
-stories as one list of dicts in this process (~5 GB at 1M stories on a 24 GB machine shared
-with other jobs). Results go to OUT/million.json and OUT/million.md.
+stories; x46 is 992,588 stories, 1.0 GB). The renderer dates copy k of a story 400 x k days
+after it, so at x46 the copies from k = 37 on are dated after today and the indexer would
+skip them ("in the future": 196,274 stories at x46 in Nov 2026); such a copy is moved back by
+400 x N days (before 1987, where no other copy is), so every story is indexed.
+
+Then `searchapp index --rebuild` runs as a child process (wall and CPU seconds, peak RSS and
+PSS of the process tree, index size, segments) and bench_queries measures the query mix on
+it (warm and with no posting cache). --segment-docs sets codec/bulk.SEGMENT_DOCS in the child
+(to compare one segment with several at a scale where one fits). tantivy and FTS5 are not run
+beside it: bench_tantivy and bench_fts5 take the stories as one list of dicts in this process
+(~5 GB at 1M stories on a 24 GB machine shared with other jobs). Results go to
+OUT/million.json and OUT/million.md.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +47,34 @@ def render_jsonl(work: Path, scale: int, render_tool: Path) -> Path:
         out = corpus / "stories.jsonl"
         cmd = [sys.executable, str(render_tool), "jsonl", str(out), "--copies", str(scale)]
         subprocess.run(cmd, check=True)
+        moved = _date_back(out, scale)
+        print(f"  {moved:,} copies dated in the future moved {400 * scale} days back", flush=True)
         marker.touch()
     return corpus
+
+
+# The first "date" key of a line (inside a JSON string a quote is escaped: \").
+_DATE = re.compile(rb'(?<!\\)"date": "([^"]+)"')
+
+
+def _date_back(path: Path, scale: int) -> int:
+    """Move every story dated after now back by 400 x scale days (see the docstring)."""
+    now = datetime.now(timezone.utc)
+    shift = timedelta(days=400 * scale)
+    moved = 0
+    tmp = path.with_suffix(".tmp")
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        for line in src:
+            m = _DATE.search(line)
+            if m:
+                date = datetime.fromisoformat(m.group(1).decode())
+                if date > now:
+                    new = (date - shift).isoformat().encode()
+                    line = line[: m.start(1)] + new + line[m.end(1) :]
+                    moved += 1
+            dst.write(line)
+    tmp.replace(path)
+    return moved
 
 
 def _segments(index: Path) -> list[int]:
