@@ -148,12 +148,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "| scale | stories | segments | rebuild s (CPU s) | stories/s | peak RSS largest / tree "
         "/ tree PSS MB | index MB | mix p50 / p95 ms | mix uncached p50 / p95 ms "
-        "| landing p50 / p95 ms | kremlin~2 p50 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| mix CPU p50 / p95 ms | landing p50 / p95 ms | kremlin~2 p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results.values():
         ix, q = r["index"], r["queries"]
         unc = q.get("mix_uncached", {})
+        cpu = q.get("mix_cpu", {})
         fuzzy = q.get("fuzzy", {}).get("p50_ms", "refused" if "fuzzy_refused" in q else "–")
         lines.append(
             f"| {r['scale']} | {ix['stories']:,} | {len(ix['segments'])} "
@@ -161,6 +162,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {ix['max_rss_mb']:,.0f} / {ix['tree_rss_mb']:,.0f} / {ix['tree_pss_mb']:,.0f} "
             f"| {ix['index_mb']:,} | {q['mix']['p50_ms']} / {q['mix']['p95_ms']} "
             f"| {unc.get('p50_ms', '–')} / {unc.get('p95_ms', '–')} "
+            f"| {cpu.get('p50_ms', '–')} / {cpu.get('p95_ms', '–')} "
             f"| {q['landing']['p50_ms']} / {q['landing']['p95_ms']} | {fuzzy} |"
         )
     return "\n".join(lines) + "\n"
