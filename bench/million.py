@@ -141,23 +141,24 @@ def bench_jsonl_scale(
 
 
 def key(scale: int, segment_docs: int | None) -> str:
+    """The results entry: the scale, and the segment size if one was set."""
     return f"{scale}" if not segment_docs else f"{scale}/seg{segment_docs}"
 
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| scale | stories | segments | rebuild s (CPU s) | stories/s | peak RSS largest / tree "
+        "| run | stories | segments | rebuild s (CPU s) | stories/s | peak RSS largest / tree "
         "/ tree PSS MB | index MB | mix p50 / p95 ms | mix uncached p50 / p95 ms "
         "| mix CPU p50 / p95 ms | landing p50 / p95 ms | kremlin~2 p50 ms |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in results.values():
+    for name, r in results.items():
         ix, q = r["index"], r["queries"]
         unc = q.get("mix_uncached", {})
         cpu = q.get("mix_cpu", {})
         fuzzy = q.get("fuzzy", {}).get("p50_ms", "refused" if "fuzzy_refused" in q else "–")
         lines.append(
-            f"| {r['scale']} | {ix['stories']:,} | {len(ix['segments'])} "
+            f"| {name} | {ix['stories']:,} | {len(ix['segments'])} "
             f"| {ix['seconds']} ({ix['cpu_s']}) | {ix['stories_per_s']:,} "
             f"| {ix['max_rss_mb']:,.0f} / {ix['tree_rss_mb']:,.0f} / {ix['tree_pss_mb']:,.0f} "
             f"| {ix['index_mb']:,} | {q['mix']['p50_ms']} / {q['mix']['p95_ms']} "

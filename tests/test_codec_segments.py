@@ -83,6 +83,7 @@ def _whoosh_segments(path: Path, docs: list[dict[str, Any]], size: int) -> Any:
     return ix
 
 
+@pytest.mark.slow  # three writes of the shipped corpus, 250+ queries over each
 def test_several_segments_search_like_whoosh_codec(
     tmp_path: Path, docs: list[dict[str, Any]]
 ) -> None:
@@ -116,6 +117,7 @@ def test_several_segments_search_like_whoosh_codec(
                 assert r1.keys() == rb.keys(), text
 
 
+@pytest.mark.slow  # two streamed rebuilds of the shipped corpus (the `rebuilt` fixture)
 @pytest.mark.parametrize(
     "req",
     [
@@ -140,6 +142,7 @@ def test_segmented_rebuild_pages_equal_one_segment(
     assert a.facets == b.facets
 
 
+@pytest.mark.slow  # two streamed rebuilds of the shipped corpus (the `rebuilt` fixture)
 def test_segmented_rebuild_keeps_stories_and_manifest(
     rebuilt: tuple[SearchService, SearchService, list[Any]],
 ) -> None:
