@@ -10,6 +10,7 @@ stories with the same scores as over one segment.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,31 @@ def test_terms_a_worker_still_knows_survive_between_segments(
             alone = _bulk_write(tmp_path / f"alone{n}", docs[base : base + 1000])
             with alone.reader() as want:
                 _same_index(leaf, want)
+
+
+def test_segmented_index_updates_incrementally(tmp_path: Path, monkeypatch: Any) -> None:
+    """A small update of a rebuild written as several segments: the story changes, one is
+    deleted, `check` passes, and Whoosh's merge policy leaves the big segments alone."""
+    monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
+    monkeypatch.setattr(rebuild, "CHUNK_FILES", 250)
+    monkeypatch.setattr(bulk, "SEGMENT_DOCS", 1000)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("*.md"))
+    index_dir = tmp_path / "index"
+    first = build_index(corpus, index_dir)
+    changed = sorted(corpus.glob("*.txt"))[1500]
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\nZanzibarian walrus.\n", encoding="utf-8"
+    )
+    sorted(corpus.glob("*.txt"))[2500].unlink()
+    report = build_index(corpus, index_dir)
+    assert (report.updated, report.deleted) == (1, 1)
+    assert report.total == first.total - 1
+    page = SearchService(index_dir).search(SearchRequest(q="zanzibarian walrus"))
+    assert page.total == 1 and page.hits[0].id == changed.stem
+    gen, problems = store.check_generation(index_dir)
+    assert problems == []
+    with whoosh_index.open_dir(str(gen)).reader() as reader:
+        sizes = [s.doc_count_all() for s in reader.segments()]
+        assert sizes[:3] == [1000, 1000, 1000] and len(sizes) == 5, sizes
+        assert all(type(s.codec()) is ColumnarCodec for s in reader.segments())
