@@ -117,7 +117,7 @@ class _Collector:
         The segment written holds the postings of every term so far; later parts name terms
         through the workers' maps. An ID field's worker forgets its ids every few chunks
         (Analyser.chunk), so its maps hold a few thousand terms while the vocabulary would
-        hold one term per story (~150 MB at 1M stories).
+        hold one term per story (~100-150 MB at 1M stories, estimated).
         """
         for name in self.fields:
             maps = [m for (_pid, f), m in self.maps.items() if f == name]
