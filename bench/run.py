@@ -306,15 +306,21 @@ def bench_queries(index: Path, reps: int) -> dict[str, Any]:
     res["mix_totals"] = totals
 
     mix: list[float] = []
+    mix_cpu: list[float] = []
     per_query: dict[str, list[float]] = {k: [] for k in totals}
     for _ in range(reps):
         for key, req in zip(totals, MIX, strict=True):
+            c = time.process_time()
             t = time.perf_counter()
             svc.search(req)
             dt = time.perf_counter() - t
+            mix_cpu.append(time.process_time() - c)
             mix.append(dt)
             per_query[key].append(dt)
     res["mix"] = pctl(mix)
+    # CPU time of this process per request: on a shared machine the wall figure above moves
+    # with the other jobs' load (x5-10 at load 12 on 2 cores), this much less.
+    res["mix_cpu"] = pctl(mix_cpu)
     # The same mix with no posting-list cache: what a query costs the first time it is seen
     # (the warm figure above reuses decoded posting lists across repetitions).
     cold = SearchService(index, term_cache=0)
@@ -604,6 +610,18 @@ def main(argv: Iterable[str] | None = None) -> None:
         default="whoosh",
         help="index with Whoosh's codec or the columnar one (results in OUT/columnar)",
     )
+    ap.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="render each scale as one JSON Lines file; rebuild and query mix only "
+        "(bench/million.py; results in OUT/million.*): --scale 46 is the 1M run",
+    )
+    ap.add_argument(
+        "--segment-docs",
+        type=int,
+        default=None,
+        help="with --jsonl: documents per segment of the columnar rebuild (bulk.SEGMENT_DOCS)",
+    )
     args = ap.parse_args(list(argv) if argv is not None else None)
     if args.codec == "columnar":
         # The indexer reads this (searchapp.indexer.columnar_enabled); children inherit it.
@@ -612,6 +630,12 @@ def main(argv: Iterable[str] | None = None) -> None:
             args.out = args.out / "columnar"
     scales = args.scale or ([1] if args.quick else [1, 10])
     reps = args.reps or (5 if args.quick else 20)
+    if args.jsonl:
+        import million  # bench/million.py, beside this file
+
+        hooks = {"run_child": run_child, "bench_queries": bench_queries, "render": RENDER}
+        million.main(args, hooks, args.reps or 10)
+        return
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "results.json"

@@ -4,6 +4,12 @@ Chunks of documents are analysed (analysis.py) in this process or in forked work
 collector gathers the parts in document order, maps each worker's term ids to one vocabulary,
 sorts the postings by term (stable: documents stay ascending) and writes the segment's files.
 The streamed rebuild (searchapp/rebuild.py) feeds it parts from its own pool.
+
+A rebuild of more than SEGMENT_DOCS documents is written as several segments, each of
+SEGMENT_DOCS documents or so (the last one smaller), committed together: the collector holds
+one segment's postings at a time, so its memory does not grow with the corpus (a single
+segment's sort held ~600 MB at 216k stories, ~2.8 GB at 1M). Whoosh's searcher reads the
+segments as one index; MERGE_SMALL never merges segments this large.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from searchapp.codec.pool import ForkedPool, map_forked
 from searchapp.codec.tables import PERDOC_EXT, TERMS_EXT, FieldPostings, write_perdoc, write_terms
 
 CHUNK_DOCS = 8192
+# Documents per segment of a bulk write (whole parts: a segment ends at the first part
+# boundary at or past it). 250k Reuters stories hold ~700 MB of postings while they sort.
+SEGMENT_DOCS = 250_000
 
 
 class _Collector:
@@ -40,13 +49,38 @@ class _Collector:
         self.terms: dict[str, list[str]] = {n: [] for n in self.fields}
         self.term_ids: dict[str, dict[str, int]] = {n: {} for n in self.fields}
         self.maps: dict[tuple[int, str], list[int]] = {}
+        self.folder = folder
+        # Per keep field, per part: its values joined by NUL (one string, not one per story:
+        # ~100 MB less per field at 1M stories), or the list when a value is not such text.
+        self._kept: dict[str, list[str | list[Any]]] = {k: [] for k in keep}
+        self.count = 0  # documents gathered, every segment
+        self.new_segment()
+
+    @property
+    def kept(self) -> dict[str, list[Any]]:
+        """The keep fields' values of every document gathered, in order."""
+        out: dict[str, list[Any]] = {}
+        for key, runs in self._kept.items():
+            values: list[Any] = []
+            for run in runs:
+                if isinstance(run, str):
+                    values += run.split("\0")
+                else:
+                    values += run
+            out[key] = values
+        return out
+
+    def new_segment(self) -> None:
+        """Start the next segment's arrays (the vocabulary and term id maps carry on: the
+        workers keep their term ids; a segment's file keeps only the terms it uses)."""
+        if hasattr(self, "seg_count"):
+            self._forget_unused_terms()
         self.parts: dict[str, list[tuple[np.ndarray, ...]]] = {n: [] for n in self.fields}
         self.lengths: dict[str, list[np.ndarray]] = {n: [] for n in self.scorable}
         self.columns: dict[str, list[Any]] = {n: [] for n in self.column_fields}
-        self.stored = Spool(folder)
+        self.stored = Spool(self.folder)
         self.stored_sizes: list[np.ndarray] = []
-        self.kept: dict[str, list[Any]] = {k: [] for k in keep}
-        self.count = 0
+        self.seg_count = 0  # documents in this segment
 
     def add(self, part: dict[str, Any]) -> None:
         pid = part["pid"]
@@ -63,7 +97,7 @@ class _Collector:
                 mapping.append(g)
             gtid = np.asarray(mapping, dtype=np.int32)[tid] if len(tid) else tid
             # The part numbers its documents from 0; they follow the documents before it.
-            self.parts[name].append((gtid, doc + np.int32(self.count), freq, pos))
+            self.parts[name].append((gtid, doc + np.int32(self.seg_count), freq, pos))
         for name, lens in part["lengths"].items():
             self.lengths[name].append(lens)
         for name, values in part["columns"].items():
@@ -72,8 +106,33 @@ class _Collector:
         self.stored.write(blob)
         self.stored_sizes.append(sizes)
         for key, values in part["keep"].items():
-            self.kept[key] += values
+            joinable = values and all(type(v) is str and "\0" not in v for v in values)
+            self._kept[key].append("\0".join(values) if joinable else list(values))
         self.count += part["n"]
+        self.seg_count += part["n"]
+
+    def _forget_unused_terms(self) -> None:
+        """Between segments, keep only the terms a worker may still name by its term id.
+
+        The segment written holds the postings of every term so far; later parts name terms
+        through the workers' maps. An ID field's worker forgets its ids every few chunks
+        (Analyser.chunk), so its maps hold a few thousand terms while the vocabulary would
+        hold one term per story (~100-150 MB at 1M stories, estimated).
+        """
+        for name in self.fields:
+            maps = [m for (_pid, f), m in self.maps.items() if f == name]
+            terms = self.terms[name]
+            named = [np.zeros(0, np.int64), *(np.asarray(m, np.int64) for m in maps)]
+            used = np.unique(np.concatenate(named))
+            if len(used) == len(terms):
+                continue
+            renumber = np.full(len(terms), -1, dtype=np.int64)
+            renumber[used] = np.arange(len(used))
+            self.terms[name] = [terms[g] for g in used.tolist()]
+            self.term_ids[name] = {t: i for i, t in enumerate(self.terms[name])}
+            for (pid, f), m in self.maps.items():
+                if f == name:
+                    self.maps[(pid, f)] = renumber[np.asarray(m, np.int64)].tolist()
 
     def field_postings(self, name: str) -> FieldPostings:
         """Return one field's postings, terms in byte order (then forget its parts)."""
@@ -217,8 +276,12 @@ def write_parts(
     progress: Callable[[int], None] | None = None,
     on_part: Callable[[dict[str, Any]], None] | None = None,
     pool: ForkedPool | None = None,
+    segment_docs: int | None = None,
 ) -> _Collector:
-    """Write the parts job(task) makes (Analyser.chunk parts, in order) as one new segment.
+    """Write the parts job(task) makes (Analyser.chunk parts, in order) as new segments.
+
+    One segment, unless there are more than segment_docs (default SEGMENT_DOCS) documents:
+    then a segment is written each time that many are gathered, and all are committed at once.
 
     With a pool, its workers run the job (a module-level function); else with workers > 1
     and several tasks, processes forked now (map_forked). on_part sees every part after it
@@ -228,7 +291,8 @@ def write_parts(
     schema = ix.schema
     check_schema(schema)
     storage = ix.storage
-    segment = ColumnarCodec().new_segment(storage, ix.indexname)
+    limit = SEGMENT_DOCS if segment_docs is None else segment_docs
+    written: list[Any] = []
     collector = _Collector(schema, keep, storage.folder)
     parts: Iterator[dict[str, Any]]
     if pool is not None:
@@ -244,6 +308,10 @@ def write_parts(
                 on_part(part)
             if progress is not None:
                 progress(collector.count)
+            if collector.seg_count >= limit:
+                # The workers go on analysing while this segment is sorted and written.
+                written.append(_new_segment(storage, ix.indexname, collector))
+                collector.new_segment()
     except BaseException:
         collector.stored.close()
         if isinstance(parts, Generator):
@@ -251,17 +319,27 @@ def write_parts(
         raise
     if pool is not None:
         pool.close()  # the workers' memory is not needed while the files are written
-    _write_files(storage, segment, collector)
+    if collector.seg_count or not written:
+        written.append(_new_segment(storage, ix.indexname, collector))
+    else:
+        collector.stored.close()
     toc = ix._read_toc()
-    segments = [*toc.segments, segment]
+    segments = [*toc.segments, *written]
     generation = toc.generation + 1
     TOC(schema, segments, generation).write(storage, ix.indexname)
     clean_files(storage, ix.indexname, generation, segments)
     return collector
 
 
+def _new_segment(storage: Any, indexname: str, collector: _Collector) -> Any:
+    """Write the collector's current segment to new files; return the Whoosh segment."""
+    segment = ColumnarCodec().new_segment(storage, indexname)
+    _write_files(storage, segment, collector)
+    return segment
+
+
 def _write_files(storage: Any, segment: Any, collector: _Collector) -> None:
-    count = collector.count
+    count = collector.seg_count
     lengths = {n: np.concatenate(p) for n, p in collector.lengths.items() if p}
     lengths = {n: a for n, a in lengths.items() if a.any()}
     cols = {}
