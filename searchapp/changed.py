@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from searchapp import store
+from searchapp import manifest_view, store
 from searchapp.errors import SearchAppError
 from searchapp.formats import ARTICLE_SUFFIXES
 from searchapp.indexrun import Clock, IndexReport, merge_vocab, scanned_files, vocabulary
 from searchapp.manifest import FileStat, plan_update, stat_files
-from searchapp.manifest_view import DELTA_LIMIT, ManifestView, next_delta, partial_manifest
+from searchapp.manifest_view import ManifestView, next_delta, partial_manifest
 from searchapp.models import ParseProblem
 from searchapp.schema import article_hash
 
@@ -142,7 +142,7 @@ def update_named(indexer: Indexer, gen: Path, view: ManifestView, names: list[st
     delta = next_delta(view, part, plan.manifest)
 
     def save(new: Path) -> None:
-        if len(names) > MANY_FILES or delta.size() > DELTA_LIMIT:
+        if len(names) > MANY_FILES or delta.size() > manifest_view.DELTA_LIMIT:
             view.delta = delta  # fold it: one new manifest.bin, no delta
             store.write_manifest(new, view.manifest())
         else:
