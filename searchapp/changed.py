@@ -88,6 +88,37 @@ def _relative(given: str, root: str) -> str | None:
     return None
 
 
+def as_indexed(corpus: Path, names: list[str], sample: str | None) -> list[str]:
+    """names (corpus_names' form for this --corpus) as the manifest spells them.
+
+    The manifest names files by the --corpus they were scanned with: an index built with
+    --corpus /srv/corpus holds /srv/corpus/a.txt, and a feed running with --corpus corpus
+    names corpus/a.txt, the same file. sample: any name the manifest holds; its parent that
+    is the corpus folder gives the manifest's spelling of it.
+    """
+    if sample is None:
+        return names
+    root = os.path.normpath(corpus)
+    if corpus.is_file():
+        same = _same(sample, root)
+        return [sample] if same and names else names
+    parent = os.path.dirname(sample)
+    while parent and parent != root:
+        if _same(parent, root):
+            return [parent + name[len(root) :] for name in names]
+        if parent == os.path.dirname(parent):
+            break
+        parent = os.path.dirname(parent)
+    return names
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def read_list(source: str) -> list[str]:
     """The file names in a list file (one a line), '-' for standard input."""
     import sys
@@ -106,6 +137,7 @@ def update_named(indexer: Indexer, gen: Path, view: ManifestView, names: list[st
     """Apply the changes of the named files to the live generation gen (see the module)."""
     report = IndexReport()
     clock = Clock(report)
+    names = as_indexed(indexer.corpus, names, view.base.first_name())
     if len(names) > MANY_FILES:
         view.decode()
     stats = stat_files(names)

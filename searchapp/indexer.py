@@ -24,7 +24,6 @@ from whoosh.codec.whoosh3 import W3Codec
 from searchapp import formats, store
 from searchapp.changed import update_named
 from searchapp.children import GuardedMpWriter
-from searchapp.codec import ColumnarCodec
 from searchapp.errors import SearchAppError
 from searchapp.indexrun import (
     Clock,
@@ -47,7 +46,6 @@ from searchapp.manifest import (
     stat_files,
 )
 from searchapp.models import Article, ParseProblem, RawArticle, Report
-from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
 from searchapp.validation import validate
 
@@ -235,6 +233,8 @@ class Indexer:
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
 
+        from searchapp.rebuild import write_streamed
+
         def write(ix: Any) -> _Built:
             self.progress("read", 0, len(names))
             built = write_streamed(
@@ -362,7 +362,12 @@ class Indexer:
         new = store.clone_generation(self.index_dir, gen)
         try:
             ix = whoosh_index.open_dir(str(new))
-            codec = ColumnarCodec() if columnar_enabled() else CODEC
+            if columnar_enabled():
+                from searchapp.codec import ColumnarCodec  # numpy: only when it writes
+
+                codec: Any = ColumnarCodec()
+            else:
+                codec = CODEC
             writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False, codec=codec)
             try:
                 for i in deleted_ids:

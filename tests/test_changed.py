@@ -284,3 +284,19 @@ def _stored(index: Path) -> list[str]:
 
     articles = SearchService(index).export(SearchRequest(q="", snippets=False))
     return [f"{a.id} {a.body.rsplit(' ', 1)[-1]}" for a in articles]
+
+
+def test_the_corpus_spelled_another_way(twins: tuple[Path, Path, Path]) -> None:
+    """An index built with --corpus /abs/corpus, a feed running with --corpus corpus from
+    the parent folder: the same files, not new ones (and no duplicates reported)."""
+    corpus, a, b = twins
+    write_jsonl(corpus / "f03.jsonl", [tass(3, edition=2)])
+    here = os.getcwd()
+    try:
+        os.chdir(corpus.parent)
+        rel = Path("corpus")
+        report = index_corpus(rel, a, workers=1, changed=corpus_names(rel, ["corpus/f03.jsonl"]))
+    finally:
+        os.chdir(here)
+    assert (report.added, report.updated, report.skipped) == (0, 1, [])
+    both(corpus, a, b, [])
