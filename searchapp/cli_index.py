@@ -101,6 +101,7 @@ class _Progress:
     default=None,
     help="Read the changed files' names from LIST, one a line (- for standard input).",
 )
+@click.argument("more_changed", nargs=-1, metavar="[FILE]...")
 @ray_option
 def index(
     corpus: Path,
@@ -115,10 +116,21 @@ def index(
     ray_address: str | None,
     changed_files: tuple[str, ...],
     changed_from: str | None,
+    more_changed: tuple[str, ...],
 ) -> None:
-    """Index the articles in CORPUS (only what changed, unless --rebuild)."""
+    """Index the articles in CORPUS (only what changed, unless --rebuild).
+
+    With --changed FILE [FILE]... (or --changed-from LIST), only the named files are looked
+    at: a feed's new, rewritten or deleted files.
+    """
     from searchapp.cluster import is_cluster
 
+    if more_changed and not (changed_files or changed_from is not None):
+        raise BadInput(
+            f"unexpected argument {more_changed[0]!r}: name the files that changed with "
+            "--changed FILE [FILE]..., or give none to scan the whole corpus"
+        )
+    changed_files = (*changed_files, *more_changed)
     changed = _changed_names(corpus, changed_files, changed_from, rebuild, shards)
     if changed is not None and is_cluster(index_dir):
         raise BadInput(

@@ -161,6 +161,13 @@ def test_cli_changed_from_stdin_and_a_list(twins: tuple[Path, Path, Path]) -> No
     assert done.returncode == 2 and "missing.txt" in done.stderr
     done = cli(*common, "--changed", str(corpus / "f05.jsonl"), "--rebuild")
     assert done.returncode == 2 and "--rebuild" in done.stderr
+    # --changed FILE FILE...: a shell glob expands to several names after one option.
+    write_jsonl(corpus / "f06.jsonl", [tass(6, edition=2)])
+    write_jsonl(corpus / "f08.jsonl", [tass(8, edition=2)])
+    done = cli(*common, "--changed", str(corpus / "f06.jsonl"), str(corpus / "f08.jsonl"))
+    assert done.returncode == 0 and "2 updated" in done.stdout, done.stderr
+    done = cli(*common, str(corpus / "f06.jsonl"))
+    assert done.returncode == 2 and "--changed" in done.stderr
 
 
 def test_the_delta_is_folded_when_it_grows(
