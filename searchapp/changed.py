@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from searchapp import manifest_view, store
 from searchapp.errors import SearchAppError
-from searchapp.formats import ARTICLE_SUFFIXES
+from searchapp.formats import ARTICLE_SUFFIXES, _symlink_problem
 from searchapp.indexrun import Clock, IndexReport, merge_vocab, scanned_files, vocabulary
 from searchapp.manifest import FileStat, plan_update, stat_files
 from searchapp.manifest_view import ManifestView, next_delta, partial_manifest
@@ -141,6 +141,14 @@ def update_named(indexer: Indexer, gen: Path, view: ManifestView, names: list[st
     if len(names) > MANY_FILES:
         view.decode()
     stats = stat_files(names)
+    for name in names:
+        # A symlink a scan passes over (broken, or leading out of the corpus) is reported
+        # and, as in a scan, not part of the corpus: its stories go.
+        if stats[name] is not None and os.path.islink(name):
+            problem = _symlink_problem(Path(name), Path(indexer.corpus).resolve())
+            if problem is not None:
+                report.skipped.append(problem)
+                stats[name] = None
     entries = {name: view.entry(name) for name in names}
     to_read = [
         name

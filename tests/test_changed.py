@@ -102,6 +102,16 @@ def test_duplicates_moves_and_bad_stories_as_a_full_scan(twins: tuple[Path, Path
     assert ra.added == 1 and ra.deleted == 0
 
 
+def test_a_symlink_out_of_the_corpus_as_a_full_scan(twins: tuple[Path, Path, Path]) -> None:
+    corpus, a, b = twins
+    outside = write_jsonl(corpus.parent / "outside.jsonl", [tass(80)])
+    (corpus / "link.jsonl").symlink_to(outside)
+    (corpus / "f09.jsonl").unlink()
+    (corpus / "f09.jsonl").symlink_to(outside)  # a file replaced by such a link: gone
+    ra, _ = both(corpus, a, b, [str(corpus / "link.jsonl"), str(corpus / "f09.jsonl")])
+    assert ra.deleted == 1 and len(ra.skipped) == 2
+
+
 def test_unchanged_named_file_and_touch(twins: tuple[Path, Path, Path]) -> None:
     corpus, a, b = twins
     ra, _ = both(corpus, a, b, [str(corpus / "f01.jsonl")])
