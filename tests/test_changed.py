@@ -320,3 +320,22 @@ def test_the_corpus_spelled_another_way(twins: tuple[Path, Path, Path]) -> None:
     ma = store.read_manifest(store.current_generation(a))  # type: ignore[arg-type]
     mb = store.read_manifest(store.current_generation(b))  # type: ignore[arg-type]
     assert ma.to_json() == mb.to_json()
+
+
+def test_many_named_files_decode_the_manifest(
+    twins: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MANY_FILES names the run decodes the manifest instead of searching its blobs,
+    and writes a whole manifest.bin: the same result."""
+    from searchapp import changed
+
+    corpus, a, b = twins
+    monkeypatch.setattr(changed, "MANY_FILES", 1)
+    write_jsonl(corpus / "f03.jsonl", [tass(3, edition=2)])
+    write_jsonl(corpus / "dup.jsonl", [tass(1, edition=9)])
+    (corpus / "f04.jsonl").unlink()
+    names = [str(corpus / n) for n in ("f03.jsonl", "dup.jsonl", "f04.jsonl")]
+    ra, _ = both(corpus, a, b, names)
+    assert (ra.updated, ra.deleted, len(ra.skipped)) == (1, 1, 1)
+    gen = store.current_generation(a)
+    assert gen is not None and not (gen / store.MANIFEST_DELTA).exists()
