@@ -5,7 +5,8 @@ Layout::
     index/
       CURRENT          name of the live generation ("gen-000007"), replaced atomically
       .lock            flock held by the one indexer at work
-      gen-000007/      a Whoosh index plus manifest.bin (files, hashes, tag vocabulary)
+      gen-000007/      a Whoosh index plus manifest.bin (files, hashes, tag vocabulary) and,
+                       after `index --changed`, manifest.delta (changes on top of it)
 
 A rebuild writes a new generation beside the live one and switches CURRENT with an atomic
 rename, so searches keep working on the old index until the new one is complete. Whoosh writes
