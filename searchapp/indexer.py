@@ -36,6 +36,7 @@ from searchapp.indexrun import (
     scanned_files,
     split_tags,
     vocabulary,
+    writer_codec,
 )
 from searchapp.manifest import (
     FileStat,
@@ -362,12 +363,7 @@ class Indexer:
         new = store.clone_generation(self.index_dir, gen)
         try:
             ix = whoosh_index.open_dir(str(new))
-            if columnar_enabled():
-                from searchapp.codec import ColumnarCodec  # numpy: only when it writes
-
-                codec: Any = ColumnarCodec()
-            else:
-                codec = CODEC
+            codec = writer_codec(CODEC)
             writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False, codec=codec)
             try:
                 for i in deleted_ids:

@@ -91,6 +91,16 @@ def columnar_enabled() -> bool:
     return os.environ.get("SEARCHAPP_CODEC", "") == "columnar"
 
 
+def writer_codec(default: Any) -> Any:
+    """The codec an update writes with: the columnar one when enabled, imported only then
+    (it brings numpy, which an update of a few files by Whoosh's codec does without)."""
+    if not columnar_enabled():
+        return default
+    from searchapp.codec import ColumnarCodec
+
+    return ColumnarCodec()
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: an update of a 216k-file corpus makes ~1M small
