@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from searchapp.cli_common import DEFAULT_CORPUS, _fail, index_option, ray_option
+from searchapp.cli_common import DEFAULT_CORPUS, BadInput, _fail, index_option, ray_option
 from searchapp.errors import SearchAppError
 
 
@@ -87,6 +87,21 @@ class _Progress:
     default=None,
     help="Split the index into N shards served by Ray (see docs/cluster.md).",
 )
+@click.option(
+    "--changed",
+    "changed_files",
+    multiple=True,
+    metavar="FILE",
+    help="Only these corpus files changed (written or deleted): stat and read just them. "
+    "Repeatable.",
+)
+@click.option(
+    "--changed-from",
+    metavar="LIST",
+    default=None,
+    help="Read the changed files' names from LIST, one a line (- for standard input).",
+)
+@click.argument("more_changed", nargs=-1, metavar="[FILE]...")
 @ray_option
 def index(
     corpus: Path,
@@ -99,14 +114,36 @@ def index(
     wait: float,
     shards: int | None,
     ray_address: str | None,
+    changed_files: tuple[str, ...],
+    changed_from: str | None,
+    more_changed: tuple[str, ...],
 ) -> None:
-    """Index the articles in CORPUS (only what changed, unless --rebuild)."""
-    from searchapp.cluster.layout import build, is_cluster
+    """Index the articles in CORPUS (only what changed, unless --rebuild).
+
+    With --changed FILE [FILE]... (or --changed-from LIST), only the named files are looked
+    at: a feed's new, rewritten or deleted files.
+    """
+    from searchapp.cluster import is_cluster
+
+    if more_changed and not (changed_files or changed_from is not None):
+        raise BadInput(
+            f"unexpected argument {more_changed[0]!r}: name the files that changed with "
+            "--changed FILE [FILE]..., or give none to scan the whole corpus"
+        )
+    changed_files = (*changed_files, *more_changed)
+    changed = _changed_names(corpus, changed_files, changed_from, rebuild, shards)
+    if changed is not None and is_cluster(index_dir):
+        raise BadInput(
+            f"--changed: {index_dir} is a sharded index, which --changed does not update yet; "
+            "run `searchapp index` without it"
+        )
     from searchapp.indexer import index_corpus
 
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         if shards is not None or is_cluster(index_dir):
+            from searchapp.cluster.layout import build
+
             report = build(
                 corpus, index_dir, shards=shards, rebuild=rebuild, ray_address=ray_address,
                 wait=wait,
@@ -120,6 +157,7 @@ def index(
                 progress=progress,
                 wait=wait,
                 optimize=optimize,
+                changed=changed,
             )
     except SearchAppError as exc:
         progress.close()
@@ -132,6 +170,31 @@ def index(
             "stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.stages.items()), err=True
         )
     click.echo(_index_summary(report, index_dir))
+
+
+def _changed_names(
+    corpus: Path,
+    given: tuple[str, ...],
+    listed: str | None,
+    rebuild: bool,
+    shards: int | None,
+) -> list[str] | None:
+    """The corpus names of the files --changed and --changed-from name (None: neither)."""
+    if not given and listed is None:
+        return None
+    from searchapp.changed import corpus_names, read_list
+
+    if rebuild or shards is not None:
+        other = "--rebuild" if rebuild else "--shards"
+        raise BadInput(
+            f"--changed and {other} do not go together: {other} reads the whole corpus; "
+            "drop one of them"
+        )
+    try:
+        names = [*given, *(read_list(listed) if listed is not None else [])]
+        return corpus_names(corpus, names)
+    except SearchAppError as exc:  # ChangedFileError, or a corpus path that is unusable
+        raise BadInput(str(exc)) from exc
 
 
 def _index_summary(report: Any, index_dir: Path) -> str:

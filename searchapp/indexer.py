@@ -12,8 +12,9 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,8 +22,8 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
 from searchapp import formats, store
+from searchapp.changed import update_named
 from searchapp.children import GuardedMpWriter
-from searchapp.codec import ColumnarCodec
 from searchapp.errors import SearchAppError
 from searchapp.indexrun import (
     Clock,
@@ -32,8 +33,10 @@ from searchapp.indexrun import (
     gc_paused,
     merge_vocab,
     noop,
+    scanned_files,
     split_tags,
     vocabulary,
+    writer_codec,
 )
 from searchapp.manifest import (
     FileStat,
@@ -44,7 +47,6 @@ from searchapp.manifest import (
     stat_files,
 )
 from searchapp.models import Article, ParseProblem, RawArticle, Report
-from searchapp.rebuild import write_streamed
 from searchapp.schema import SCHEMA_VERSION, article_hash, build_schema, to_fields
 from searchapp.validation import validate
 
@@ -91,11 +93,14 @@ class Indexer:
         # A shard of a cluster indexes only the story ids it owns (searchapp/cluster/layout.py).
         self.keep = keep
 
-    def run(self, rebuild: bool = False, optimize: bool = False) -> IndexReport:
+    def run(
+        self, rebuild: bool = False, optimize: bool = False, changed: list[str] | None = None
+    ) -> IndexReport:
         """Bring the index up to date with the corpus (or rebuild it from scratch).
 
         optimize merges the new generation into one segment: slower to write, a little faster
-        to search; the live generation is untouched either way.
+        to search; the live generation is untouched either way. changed: the only corpus
+        files to look at, as changed.corpus_names() gives them (None: scan the corpus).
         """
         self.optimize = optimize
         started = time.monotonic()
@@ -106,15 +111,19 @@ class Indexer:
             store.remove_stale(
                 self.index_dir, keep=gen, previous=store.previous_generation(self.index_dir, gen)
             )
+            # A feed's named files: look up their part of the manifest only (changed.py).
+            view = store.read_view(gen) if gen and changed is not None and not rebuild else None
             manifest = Manifest()
-            if gen is not None and not rebuild:
+            if gen is not None and not rebuild and view is None:
                 with gc_paused():
                     manifest = store.read_manifest(gen)
-                if manifest.schema != SCHEMA_VERSION:
-                    rebuild = True  # an index from an older schema cannot be patched
+            if (view.schema if view else manifest.schema) != SCHEMA_VERSION:
+                rebuild = True  # an index from an older schema cannot be patched
             try:
                 if gen is None or rebuild:
                     report = self._rebuild(gen)
+                elif view is not None:
+                    report = update_named(self, gen, view, changed or [])
                 else:
                     with gc_paused():
                         report = self._update(gen, manifest)
@@ -194,29 +203,6 @@ class Indexer:
         return stats, {name: name in failed for name in to_read}, articles
 
     @staticmethod
-    def _scanned(
-        stats: dict[str, FileStat | None],
-        read: dict[str, bool],
-        written: Iterable[tuple[str, str, str]],
-        skipped: list[ParseProblem],
-    ) -> dict[str, Scanned]:
-        """Describe every corpus file for plan_update(); written: (source, id, hash)."""
-        # Files with any story that could not be read or validated (a .jsonl problem names
-        # "file:line"): their good stories are written, none of their old ones deleted.
-        troubled = {p.path if p.path in stats else p.path.rsplit(":", 1)[0] for p in skipped}
-        stories: dict[str, list[tuple[str, str]]] = {name: [] for name in read}
-        for source, story_id, digest in written:
-            stories.setdefault(source, []).append((story_id, digest))
-        # Files not read: their stat alone (one C-level pass; at 216k files a comprehension
-        # with four lookups a file took ~0.4 s). Problems only ever name files that were read.
-        scanned = dict(zip(stats, map(Scanned, stats.values()), strict=True))
-        for name, failed in read.items():
-            scanned[name] = Scanned(
-                stats[name], tuple(stories[name]), failed=failed, troubled=name in troubled
-            )
-        return scanned
-
-    @staticmethod
     def _finish_report(report: IndexReport, manifest: Manifest, titles_made: int) -> None:
         report.total = len(manifest.hashes)
         report.files = len(manifest.files)
@@ -234,7 +220,7 @@ class Indexer:
         def write(ix: Any) -> _Built:
             hashes = self._write_all(ix, articles, clock)
             written = ((a.source, a.id, hashes[a.id]) for a in articles)
-            files = self._scanned(stats, read, written, report.skipped)
+            files = scanned_files(stats, read, written, report.skipped)
             titles_made = sum(a.title_made for a in articles)
             return _Built(files, vocabulary(articles), len(articles), titles_made)
 
@@ -248,6 +234,8 @@ class Indexer:
         names, passed_over = formats.scan_names(self.corpus)
         report.skipped.extend(passed_over)
 
+        from searchapp.rebuild import write_streamed
+
         def write(ix: Any) -> _Built:
             self.progress("read", 0, len(names))
             built = write_streamed(
@@ -260,7 +248,7 @@ class Indexer:
             )
             report.skipped.extend(built.problems)
             read = {name: name in built.failed for name in names}
-            files = self._scanned(built.stats, read, built.stories, report.skipped)
+            files = scanned_files(built.stats, read, built.stories, report.skipped)
             return _Built(files, built.vocab, built.count, built.titles_made)
 
         return self._build_generation(old_gen, report, clock, write)
@@ -336,7 +324,7 @@ class Indexer:
         stats, read, articles = self._scan(manifest, report, manifest.vocab, read_all=False)
         hashes = {article.id: article_hash(article) for article in articles}
         written = ((a.source, a.id, hashes[a.id]) for a in articles)
-        plan = plan_update(manifest, self._scanned(stats, read, written, report.skipped))
+        plan = plan_update(manifest, scanned_files(stats, read, written, report.skipped))
         by_id = {article.id: article for article in articles}
         report.skipped.extend(ParseProblem(name, reason) for name, reason in plan.duplicates)
         report.added, report.updated, report.unchanged = plan.added, plan.updated, plan.unchanged
@@ -344,7 +332,9 @@ class Indexer:
         to_write = [by_id[i] for i in plan.write]
         plan.manifest.vocab = merge_vocab(manifest.vocab, vocabulary(to_write))
         if to_write or plan.delete:
-            self._commit_changes(gen, to_write, plan.delete, plan.manifest)
+            hashes, count = plan.manifest.hashes, len(plan.manifest.hashes)
+            save = partial(store.write_manifest, manifest=plan.manifest)
+            self._commit_changes(gen, to_write, plan.delete, hashes, count, save)
         elif plan.manifest != manifest:
             # Only file times changed: the stories are the same, so the manifest is the only
             # thing to refresh (atomically, in place).
@@ -353,33 +343,41 @@ class Indexer:
         return report
 
     def _commit_changes(
-        self, gen: Path, to_write: list[Article], deleted_ids: list[str], manifest: Manifest
+        self,
+        gen: Path,
+        to_write: list[Article],
+        deleted_ids: list[str],
+        hashes: Mapping[str, str],
+        count: int,
+        save: Callable[[Path], None],
     ) -> None:
         """Apply changes in a copy-on-write generation, then switch to it atomically.
 
         The new generation starts as hard links to the live one's files. Whoosh never rewrites
         a segment file (deletions live in the TOC), so the live generation is untouched: a
         kill -9 at any moment leaves CURRENT on the old or the new generation, each complete,
-        and searches running meanwhile keep reading the old one.
+        and searches running meanwhile keep reading the old one. hashes: the written stories'
+        content hashes; count: the stories the index must then hold; save(new) writes the
+        manifest into the new generation.
         """
         new = store.clone_generation(self.index_dir, gen)
         try:
             ix = whoosh_index.open_dir(str(new))
-            codec = ColumnarCodec() if columnar_enabled() else CODEC
+            codec = writer_codec(CODEC)
             writer = ix.writer(limitmb=WRITER_MEMORY_MB, compound=False, codec=codec)
             try:
                 for i in deleted_ids:
                     writer.delete_by_term("id", i)
                 for n, article in enumerate(to_write, 1):
-                    writer.update_document(**to_fields(article, manifest.hashes[article.id]))
+                    writer.update_document(**to_fields(article, hashes[article.id]))
                     self.progress("index", n, len(to_write))
                 writer.commit(optimize=self.optimize)
             except BaseException:
                 writer.cancel()
                 raise
-            check_count(ix, len(manifest.hashes), new)
+            check_count(ix, count, new)
             ix.close()
-            store.write_manifest(new, manifest)
+            save(new)
             store.switch_to(self.index_dir, new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
@@ -396,7 +394,8 @@ def index_corpus(
     progress: Progress | None = None,
     wait: float = 5.0,
     optimize: bool = False,
+    changed: list[str] | None = None,
 ) -> IndexReport:
     """Bring index_dir up to date with corpus; see Indexer."""
     indexer = Indexer(corpus, index_dir, workers=workers, progress=progress, lock_wait=wait)
-    return indexer.run(rebuild=rebuild, optimize=optimize)
+    return indexer.run(rebuild=rebuild, optimize=optimize, changed=changed)

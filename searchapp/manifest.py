@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, NamedTuple, cast
 
-import numpy as np
-
 
 class FileStat(NamedTuple):
     """What a stat() says of a corpus file: enough to tell that it changed.
@@ -109,6 +107,8 @@ class ManifestError(ValueError):
 
 def encode_manifest(manifest: Manifest) -> bytes:
     """Return the binary form of a manifest."""
+    import numpy as np  # here: an update of a few files (manifest_view.py) does without it
+
     files = manifest.files
     entries = files.values()
     blobs = {
@@ -132,6 +132,8 @@ def encode_manifest(manifest: Manifest) -> bytes:
 
 def decode_manifest(data: bytes) -> Manifest:
     """Read the binary form; raise ManifestError if it does not hold together."""
+    import numpy as np
+
     if data[: len(BINARY_MAGIC)] != BINARY_MAGIC:
         raise ManifestError("not a searchapp manifest")
     start = len(BINARY_MAGIC) + 4
