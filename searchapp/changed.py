@@ -150,6 +150,11 @@ def update_named(indexer: Indexer, gen: Path, view: ManifestView, names: list[st
                 report.skipped.append(problem)
                 stats[name] = None
     entries = {name: view.entry(name) for name in names}
+    for name, entry in entries.items():
+        if stats[name] is None and entry is None and not os.path.lexists(name):
+            # Neither in the corpus nor in the index: most likely a typo in a feed's list.
+            reason = "no such file, and the index holds nothing from it: check the name"
+            report.skipped.append(ParseProblem(name, reason))
     to_read = [
         name
         for name, stat in stats.items()

@@ -339,3 +339,18 @@ def test_many_named_files_decode_the_manifest(
     assert (ra.updated, ra.deleted, len(ra.skipped)) == (1, 1, 1)
     gen = store.current_generation(a)
     assert gen is not None and not (gen / store.MANIFEST_DELTA).exists()
+
+
+def test_a_name_neither_in_the_corpus_nor_the_index_is_reported(
+    twins: tuple[Path, Path, Path],
+) -> None:
+    # A feed's typo: nothing to delete, nothing to read; said, not silently "nothing changed".
+    corpus, a, _b = twins
+    live = store.current_generation(a)
+    named = corpus_names(corpus, [str(corpus / "f1.jsonl")])
+    report = index_corpus(corpus, a, workers=1, changed=named)
+    assert [(p.path.endswith("f1.jsonl"), p.reason) for p in report.skipped] == [
+        (True, "no such file, and the index holds nothing from it: check the name")
+    ]
+    assert (report.added, report.updated, report.deleted) == (0, 0, 0)
+    assert store.current_generation(a) == live
