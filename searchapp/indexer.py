@@ -29,6 +29,7 @@ from searchapp.indexrun import (
     Clock,
     IndexReport,
     check_count,
+    codec_choice,
     columnar_enabled,
     gc_paused,
     merge_vocab,
@@ -397,5 +398,6 @@ def index_corpus(
     changed: list[str] | None = None,
 ) -> IndexReport:
     """Bring index_dir up to date with corpus; see Indexer."""
+    codec_choice()  # a mistyped SEARCHAPP_CODEC is refused before anything is written
     indexer = Indexer(corpus, index_dir, workers=workers, progress=progress, lock_wait=wait)
     return indexer.run(rebuild=rebuild, optimize=optimize, changed=changed)

@@ -86,14 +86,33 @@ def check_count(ix: Any, expected: int, gen: Path) -> None:
         )
 
 
+CODECS = ("columnar", "whoosh")
+
+
+def codec_choice() -> str:
+    """Return the codec indexing writes: SEARCHAPP_CODEC, "columnar" when unset.
+
+    The columnar codec (searchapp/codec/) is the default; SEARCHAPP_CODEC=whoosh writes
+    Whoosh's own format (the one before it, kept for comparison and as a way back).
+    """
+    raw = os.environ.get("SEARCHAPP_CODEC", "")
+    value = raw.strip().lower() or "columnar"
+    if value not in CODECS:
+        raise SearchAppError(
+            f"SEARCHAPP_CODEC={raw!r} is not a codec searchapp writes: set it to columnar "
+            "(the default) or whoosh, or unset it"
+        )
+    return value
+
+
 def columnar_enabled() -> bool:
-    """Say whether indexing writes the columnar codec (SEARCHAPP_CODEC=columnar; opt-in)."""
-    return os.environ.get("SEARCHAPP_CODEC", "") == "columnar"
+    """Say whether indexing writes the columnar codec (the default; see codec_choice)."""
+    return codec_choice() == "columnar"
 
 
 def writer_codec(default: Any) -> Any:
-    """The codec an update writes with: the columnar one when enabled, imported only then
-    (it brings numpy, which an update of a few files by Whoosh's codec does without)."""
+    """The codec an update writes with: the columnar one unless Whoosh's is chosen; imported
+    only then (it brings numpy, which an update by Whoosh's codec does without)."""
     if not columnar_enabled():
         return default
     from searchapp.codec import ColumnarCodec

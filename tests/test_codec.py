@@ -184,7 +184,9 @@ def test_whoosh_searcher_same_stories_and_bm25f_scores(pair: tuple[Any, Any]) ->
 def services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     """SearchServices over the shipped corpus indexed by the product, both codecs."""
     root = tmp_path_factory.mktemp("svc")
-    build_index(CORPUS, root / "w3", workers=1)  # one writer: the same document order
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SEARCHAPP_CODEC", "whoosh")
+        build_index(CORPUS, root / "w3", workers=1)  # one writer: the same document order
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SEARCHAPP_CODEC", "columnar")
         build_index(CORPUS, root / "col")
@@ -676,7 +678,7 @@ def test_streamed_rebuild_equals_the_in_memory_rebuild(
         ix.close()
         return report, stored, json.dumps(store.read_manifest(gen).to_json())
 
-    monkeypatch.delenv("SEARCHAPP_CODEC", raising=False)
+    monkeypatch.setenv("SEARCHAPP_CODEC", "whoosh")  # the in-memory path is Whoosh's codec's
     memory = build("memory")
     monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
     monkeypatch.setattr(rebuild, "CHUNK_FILES", 500)
@@ -744,3 +746,27 @@ def test_fuzzy_distance_follows_whoosh_segment_count_quirk(tmp_path: Path) -> No
             with ix.reader() as reader:
                 assert len(reader.leaf_readers()) == segments
                 assert set(expand_words(fuzzy, reader)) == expected[segments], (codec, segments)
+
+
+def test_the_columnar_codec_is_the_default_and_a_bad_choice_is_refused(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from searchapp.cli import main
+
+    corpus = write_jsonl(tmp_path / "corpus" / "a.jsonl", [article(id="a1", title="Coffee")])
+    monkeypatch.delenv("SEARCHAPP_CODEC", raising=False)
+    build_index(corpus.parent, tmp_path / "default")
+    gen = store.current_generation(tmp_path / "default")
+    assert gen is not None and list(gen.glob("*.sat")) and not list(gen.glob("*.pst"))
+    monkeypatch.setenv("SEARCHAPP_CODEC", "Whoosh")  # any case: a person types it
+    build_index(corpus.parent, tmp_path / "w3")
+    gen = store.current_generation(tmp_path / "w3")
+    assert gen is not None and list(gen.glob("*.pst")) and not list(gen.glob("*.sat"))
+    monkeypatch.setenv("SEARCHAPP_CODEC", "lucene")
+    args = ["index", "--corpus", str(corpus.parent), "--index", str(tmp_path / "bad")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "SEARCHAPP_CODEC='lucene'" in result.output and "columnar" in result.output
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())

@@ -373,6 +373,10 @@ def test_disk_full_leaves_index_unchanged(
 
     corpus = tmp_path / "corpus"
     index = tmp_path / "index"
+    if where.endswith("-write"):
+        # The fault is injected into Whoosh's own file writer: its codec, not the default
+        # columnar one (whose twin is tests/test_codec.py's disk-full test).
+        monkeypatch.setenv("SEARCHAPP_CODEC", "whoosh")
     for part in range(2):
         write_part(corpus, part, per_file=100)
     index_corpus(corpus, index)
@@ -418,6 +422,8 @@ def test_disk_full_leaves_no_partial_generation(
 
     corpus = tmp_path / "corpus"
     index = tmp_path / "index"
+    if where.endswith("-write"):
+        monkeypatch.setenv("SEARCHAPP_CODEC", "whoosh")  # Whoosh's writer, as above
     write_part(corpus, 0, per_file=50)
     index_corpus(corpus, index)
     live = store.current_generation(index)
@@ -452,10 +458,17 @@ def _scramble(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def segment_file(gen: Path, kind: str) -> Path:
+    """A segment's postings or stored-fields file, in whichever codec wrote it (Whoosh's
+    .pst / _stored.col, or the columnar .sat / .sad)."""
+    patterns = {"postings": ("*.pst", "*.sat"), "stored": ("*_stored.col", "*.sad")}[kind]
+    return next(p for pattern in patterns for p in sorted(gen.glob(pattern)))
+
+
 DAMAGES: dict[str, Callable[[Path], None]] = {
     "truncated-toc": _truncate_toc,
-    "corrupt-postings": lambda gen: _scramble(next(gen.glob("*.pst"))),
-    "corrupt-stored": lambda gen: _scramble(next(gen.glob("*_stored.col"))),
+    "corrupt-postings": lambda gen: _scramble(segment_file(gen, "postings")),
+    "corrupt-stored": lambda gen: _scramble(segment_file(gen, "stored")),
 }
 
 

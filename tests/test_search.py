@@ -321,11 +321,9 @@ def test_export_is_inside_the_damage_guard(sample_index: Any) -> None:
 
     gen = store.current_generation(sample_index)
     assert gen is not None
-    stored = next(gen.glob("*_stored.col"))
-    data = bytearray(stored.read_bytes())
-    for k in range(16, len(data), 97):
-        data[k] ^= 0x5A
-    stored.write_bytes(bytes(data))
+    from tests.test_reliability import _scramble, segment_file
+
+    _scramble(segment_file(gen, "stored"))
     with pytest.raises(NoIndexError, match="searchapp index --rebuild"):
         list(SearchService(sample_index).export(SearchRequest()))
 
