@@ -6,6 +6,7 @@ only by `searchapp serve`).
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable
@@ -22,7 +23,6 @@ from searchapp.cli_common import (
     index_option,
     ray_option,
 )
-from searchapp.cli_index import check, index
 from searchapp.errors import SearchAppError
 from searchapp.models import (
     DEFAULT_FACET_LIMIT,
@@ -33,7 +33,43 @@ from searchapp.models import (
 )
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands from other modules are imported only when one is run or listed.
+
+    A one-query `search` process must not import the indexing and research commands (and what
+    they import); click's documented pattern for lazily loaded subcommands.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+# The commands defined elsewhere: indexing (cli_index.py) and the research views
+# (cli_research.py).
+LAZY_COMMANDS = {
+    "index": "searchapp.cli_index:index",
+    "check": "searchapp.cli_index:check",
+    **{
+        name: f"searchapp.cli_research:{name}"
+        for name in ("trends", "compare", "related", "significant")
+    },
+}
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """searchapp: full-text, faceted search over a news archive."""
@@ -261,18 +297,6 @@ def serve(
     except SearchAppError as exc:  # a sharded index whose Ray cluster cannot be reached
         _fail(exc)
     sys.exit(code)
-
-
-main.add_command(index)
-main.add_command(check)
-
-
-# -- research views: trends, compare, related, significant (cli_research.py) ------------------
-
-from searchapp.cli_research import RESEARCH_COMMANDS  # noqa: E402 (needs main defined above)
-
-for _command in RESEARCH_COMMANDS:
-    main.add_command(_command)
 
 
 if __name__ == "__main__":

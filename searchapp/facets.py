@@ -15,7 +15,6 @@ new segments. Deletions change per generation and come from the reader each time
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import threading
 import unicodedata
@@ -250,6 +249,8 @@ class FacetData:
             exact = value in self.index[facet]
             matches = [value] if exact else folded.get(fold(value), [])
             if not matches:
+                import difflib  # only for a value the index lacks
+
                 spec = facetspec.BY_NAME[facet]
                 close = difflib.get_close_matches(fold(value), list(folded), n=3, cutoff=0.6)
                 names = [folded[c][0] for c in close]

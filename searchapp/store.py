@@ -27,16 +27,17 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 
-from searchapp import children
 from searchapp.codec import verify_reader
 from searchapp.errors import IndexBusyError, NoIndexError
-from searchapp.manifest import Manifest, ManifestError, decode_manifest, encode_manifest
 from searchapp.postings import leaf_postings, raw_postings
 from searchapp.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:  # children.py and manifest.py are imported where used: not on a search's path
+    from searchapp.manifest import Manifest
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -201,6 +202,8 @@ def has_manifest(gen: Path) -> bool:
 def read_manifest(gen: Path) -> Manifest:
     """Return a generation's manifest (empty when absent or unreadable: the next run of the
     indexer then rebuilds, its schema being unknown)."""
+    from searchapp.manifest import Manifest, ManifestError, decode_manifest
+
     try:
         data = (gen / MANIFEST_BIN).read_bytes()
     except FileNotFoundError:
@@ -217,6 +220,8 @@ def read_manifest(gen: Path) -> Manifest:
 
 def write_manifest(gen: Path, manifest: Manifest) -> None:
     """Write a generation's manifest atomically, and its schema version beside it."""
+    from searchapp.manifest import encode_manifest
+
     write_atomic(gen / MANIFEST_BIN, encode_manifest(manifest))
     # A generation cloned from one an older version wrote holds its JSON manifest: stale now.
     with contextlib.suppress(FileNotFoundError):
@@ -291,6 +296,8 @@ def _reap_orphans(path: Path, fd: int) -> bool:
     keeps the lock of an indexer that is gone. They share its process group and started after
     it; a waiting indexer never keeps the file open (it closes it between tries).
     """
+    from searchapp import children
+
     holder = _holder(fd)
     if holder is None:
         return False
@@ -325,6 +332,8 @@ def writer_lock(index_dir: Path, wait: float = 5.0) -> Iterator[None]:
     The holder writes its pid, start time and process group into the lock file, so that a
     later indexer can tell a live holder from the leftovers of a killed one (_reap_orphans).
     """
+    from searchapp import children
+
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK
     deadline = time.monotonic() + wait
