@@ -23,6 +23,7 @@ import bisect
 import contextlib
 import os
 import threading
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,7 +239,7 @@ def _saved_hist(path: Path | None, crc: int) -> np.ndarray | None:
     if path is None:
         return None
     with (
-        contextlib.suppress(OSError, ValueError, KeyError, zlib.error),
+        contextlib.suppress(OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile),
         np.load(path, allow_pickle=False) as data,
     ):
         if int(data["crc"][0]) == crc:

@@ -1,0 +1,190 @@
+"""A one-query `search` process imports and builds only what its search needs (issue 12).
+
+Its speed is measured by bench/run.py (cold CLI); these tests guard the means without timing:
+which modules a whole `search` process has imported when it ends, and the per-process work
+that is now made once (letter histograms of a lexicon) or only on demand (date orders).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from searchapp import fuzzy
+from searchapp.cli import LAZY_COMMANDS, main
+from searchapp.generation import _orders
+from searchapp.models import SearchRequest
+from searchapp.search import SearchService
+from tests.conftest import REPO, SAMPLE, build_index, write_jsonl
+
+# Modules a `search` process must not import: the web app, Ray and the sharded index, the
+# indexer and its worker processes, the other commands and what only they use.
+NOT_ON_THE_SEARCH_PATH = (
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "waitress",
+    "ray",
+    "searchapp.web",
+    "searchapp.cluster.coordinator",
+    "searchapp.cluster.layout",
+    "searchapp.indexer",
+    "searchapp.indexrun",
+    "searchapp.rebuild",
+    "searchapp.formats",
+    "searchapp.validation",
+    "searchapp.tags",
+    "searchapp.children",
+    "searchapp.manifest",
+    "searchapp.cli_index",
+    "searchapp.cli_research",
+    "searchapp.research",
+    "searchapp.researcher",
+    "searchapp.browse",
+    "searchapp.export",
+    "multiprocessing",
+    "whoosh.writing",
+    "whoosh.multiproc",
+    "difflib",
+    "importlib.metadata",
+)
+
+# Run the `search` console script's entry point as the script does, then list the modules.
+SEARCH_PROCESS = """
+import json, sys
+sys.argv = ["search", *json.loads(sys.argv[1])]
+from searchapp.cli import search_main
+try:
+    search_main()
+except SystemExit as exc:
+    code = exc.code
+print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def search_process(*args: str) -> tuple[str, set[str]]:
+    """Run a whole `search ARGS` process; return its output and the modules it imported."""
+    out = subprocess.run(
+        [sys.executable, "-c", SEARCH_PROCESS, json.dumps(list(args))],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )
+    text, _, last = out.stdout.rstrip("\n").rpartition("\n")
+    report = json.loads(last)
+    assert report["code"] in (0, None), out.stdout + out.stderr
+    return text, set(report["modules"])
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        m for m in modules for name in NOT_ON_THE_SEARCH_PATH
+        if m == name or m.startswith(name + ".")
+    )
+
+
+@pytest.mark.parametrize("codec", ["whoosh", "columnar"])
+def test_a_search_process_imports_only_the_search_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    if codec == "columnar":
+        monkeypatch.setenv("SEARCHAPP_CODEC", "columnar")
+    corpus = write_jsonl(tmp_path / "corpus" / "sample.jsonl", SAMPLE)
+    build_index(corpus, tmp_path / "ix")
+    # A typo: the search, its snippets, facets and the did-you-mean all run.
+    text, modules = search_process("cofee", "--index", str(tmp_path / "ix"), "--no-color")
+    assert 'showing results for "coffee"' in text and "2 results" in text, text
+    assert "searchapp.spelling" in modules and "searchapp.highlight" in modules
+    assert heavy(modules) == []
+
+
+def test_every_format_keeps_off_the_other_commands(sample_index: Path) -> None:
+    for fmt in ("json", "jsonl"):
+        _text, modules = search_process("oil", "--index", str(sample_index), "--format", fmt)
+        # jsonl/csv export imports export.py, and only that: nothing else of the list.
+        assert [m for m in heavy(modules) if m != "searchapp.export"] == [], fmt
+
+
+def test_the_lazy_commands_are_the_commands_their_modules_define() -> None:
+    from searchapp import cli_index, cli_research
+
+    defined = {c.name: c for c in (*cli_research.RESEARCH_COMMANDS, cli_index.index,
+                                   cli_index.check)}
+    assert set(LAZY_COMMANDS) == set(defined)
+    ctx = click.Context(main)
+    for name in LAZY_COMMANDS:
+        assert main.get_command(ctx, name) is defined[name]
+    assert main.get_command(ctx, "nope") is None
+    listed = main.list_commands(ctx)
+    assert listed == sorted(listed) and {"search", "serve", "index", "trends"} <= set(listed)
+
+
+def test_help_lists_and_runs_the_lazy_commands(sample_index: Path) -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    for name in ("index", "check", "trends", "compare", "related", "significant", "search"):
+        assert f"  {name} " in result.output, result.output
+    result = CliRunner().invoke(main, ["check", "--index", str(sample_index)])
+    assert result.exit_code == 0 and "OK" in result.output, result.output
+    result = CliRunner().invoke(main, ["nope"])
+    assert result.exit_code == 2 and "No such command" in result.output
+
+
+def test_a_relevance_search_does_not_sort_by_date(service: SearchService) -> None:
+    assert service.search(SearchRequest(q="trade")).total == 4
+    gen = service.generation()
+    assert gen._date_orders is None
+    newest = service.search(SearchRequest(q="trade", sort="newest"))
+    assert gen._date_orders is not None
+    expected = _orders(gen.facets)
+    assert np.array_equal(gen.newest, expected[0]) and np.array_equal(gen.oldest, expected[1])
+    assert [h.id for h in newest.hits] == ["gold1", "oil1", "coffee2", "undated1"]
+
+
+def _lexicon_files(index_dir: Path) -> list[Path]:
+    return sorted(index_dir.glob("gen-*/lexicon-*-body.hist.npz"))
+
+
+def test_lexicon_histograms_are_kept_beside_the_segment(service: SearchService) -> None:
+    assert service.search(SearchRequest(q="cofee")).corrected_query == "coffee"
+    files = _lexicon_files(service.index_dir)
+    assert files, "no histogram file written"
+    reader = service.generation().searcher().reader()
+    fresh = fuzzy.terms_within(reader, "body", "tarde", 2)
+    # A new process reads the histograms back and finds the same words.
+    fuzzy._LEXICONS.clear()
+    fuzzy._EXPANSIONS.clear()
+    leaf = reader.leaf_readers()[0][0]
+    saved = fuzzy.segment_lexicon(leaf, "body")
+    with np.load(files[0]) as data:
+        assert np.array_equal(saved.hist, data["hist"])
+    rebuilt = fuzzy.Lexicon.from_words(saved.words)
+    assert np.array_equal(saved.hist, rebuilt.hist)
+    fuzzy._EXPANSIONS.clear()
+    assert fuzzy.terms_within(reader, "body", "tarde", 2) == fresh and "trade" in fresh
+
+
+def test_histograms_of_other_words_or_damaged_are_not_used(service: SearchService) -> None:
+    service.search(SearchRequest(q="cofee"))
+    path = _lexicon_files(service.index_dir)[0]
+    reader = service.generation().searcher().reader()
+    leaf = reader.leaf_readers()[0][0]
+    good = fuzzy.segment_lexicon(leaf, "body")
+    # Same shape, other words' counts (every letter zero): rejected by the CRC of the words.
+    with np.load(path) as data:
+        crc = data["crc"]
+    with path.open("wb") as fh:
+        np.savez(fh, crc=crc + 1, hist=np.zeros_like(good.hist))
+    fuzzy._LEXICONS.clear()
+    assert np.array_equal(fuzzy.segment_lexicon(leaf, "body").hist, good.hist)
+    with np.load(path) as data:  # and written again, right
+        assert np.array_equal(data["hist"], good.hist) and data["crc"][0] == crc[0]
+    path.write_bytes(path.read_bytes()[:50])  # truncated
+    fuzzy._LEXICONS.clear()
+    fuzzy._EXPANSIONS.clear()
+    assert np.array_equal(fuzzy.segment_lexicon(leaf, "body").hist, good.hist)
+    assert "coffe" in fuzzy.terms_within(reader, "body", "cofee", 1)  # the stem
