@@ -227,10 +227,12 @@ class FacetData:
                     parts.append(np.where(local >= 0, remap[np.maximum(local, 0)], -1))
                 self.ords[facet] = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         # Calendar fields in UTC, for the date facets and filters.
-        dt = np.where(self.has_date, self.ts, 0).astype("datetime64[s]")
-        self.year = dt.astype("datetime64[Y]").astype(np.int64) + 1970
-        self.month = dt.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-        self.day = dt.astype("datetime64[D]").astype(np.int64)  # days since 1970-01-01
+        # One calendar conversion (days to months); the rest is integer division, half the
+        # time of converting seconds three times (~9 ms at 216k, in every process). Months count
+        # from 1970-01.
+        self.day = np.where(self.has_date, self.ts, 0) // 86400  # days since 1970-01-01
+        self.month = self.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        self.year = self.month // 12 + 1970  # floor division: exact before 1970 too
         self.live_count = int(self.live.sum())
         self._folded_cache: dict[str, dict[str, list[str]]] = {}
 

@@ -83,8 +83,10 @@ class Generation:
         self.gen = gen
         self.ix = ix
         self.toc: int = ix.latest_generation()
-        with ix.searcher() as s:
-            self.facets = FacetData(gen, s)
+        # The searcher that reads the facet arrays is kept as the opening thread's searcher:
+        # a one-query process opens one, not two.
+        searcher = ix.searcher()
+        self.facets = FacetData(gen, searcher)
         # The date orders (two sorts of every story) are made on first use: a relevance search
         # never needs them.
         self._date_orders: tuple[np.ndarray, np.ndarray] | None = None
@@ -97,6 +99,7 @@ class Generation:
         self._avg_lengths: dict[str, float] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._local.searcher = searcher
 
     @property
     def newest(self) -> np.ndarray:
