@@ -6,9 +6,12 @@ only by `searchapp serve`).
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -194,7 +197,33 @@ main.add_command(search)
 
 def search_main() -> None:
     """Entry point of the `search` console script."""
-    search(prog_name="search")
+    try:
+        search(prog_name="search")
+    except SystemExit as exc:
+        _end_process(exc)
+        raise
+
+
+def _end_process(exc: SystemExit) -> None:
+    """End a one-query process at once, without tearing the interpreter down.
+
+    Python's own exit frees every module and object one by one (a search at 216k leaves ~36k
+    objects, numpy arrays and mapped index files): ~20-30 ms of a ~300 ms process, for no one.
+    The exit functions still run and the output is flushed first; a process with other threads
+    (a Ray client), or whose output cannot be flushed, ends the ordinary way (which reports it).
+    """
+    code = exc.code
+    if not (code is None or isinstance(code, int)) or threading.active_count() != 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 @main.command()
