@@ -72,6 +72,15 @@ LAZY_COMMANDS = {
 }
 
 
+def __getattr__(name: str) -> click.Command:
+    # `from searchapp.cli import index` keeps working: the command's module loads on first use.
+    if name in LAZY_COMMANDS:
+        module, attr = LAZY_COMMANDS[name].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.version_option(package_name="searchapp")
 def main() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from searchapp import fuzzy
+from searchapp import cli, fuzzy
 from searchapp.cli import LAZY_COMMANDS, main, search
 from searchapp.generation import _orders
 from searchapp.models import SearchRequest
@@ -115,6 +115,9 @@ def test_the_lazy_commands_are_the_commands_their_modules_define() -> None:
     ctx = click.Context(main)
     for name in LAZY_COMMANDS:
         assert main.get_command(ctx, name) is defined[name]
+        assert getattr(cli, name) is defined[name]  # `from searchapp.cli import check` works
+    with pytest.raises(AttributeError):
+        _ = cli.nope
     assert main.get_command(ctx, "nope") is None
     listed = main.list_commands(ctx)
     assert listed == sorted(listed) and {"search", "serve", "index", "trends"} <= set(listed)
