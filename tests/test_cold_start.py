@@ -213,3 +213,14 @@ def test_the_search_script_ends_with_all_its_output_and_its_exit_code(sample_ind
     assert missing.returncode == 1 and "no index in" in missing.stderr
     usage = run_script("--limit", "0")
     assert usage.returncode == 2 and "--limit" in usage.stderr
+
+
+@pytest.mark.parametrize(
+    "words",
+    [[], [""], ["", ""], ["kremlin", "", "défi", "北京", "z"], ["x\ny", "z"], ["\n"], ["a", "b\n"]],
+)
+def test_lexicon_lengths_and_code_points_without_a_call_per_word(words: list[str]) -> None:
+    lengths, codes = fuzzy._lengths_and_codes(words)
+    assert lengths.dtype == np.int64 and codes.dtype == np.uint32
+    assert lengths.tolist() == [len(w) for w in words]
+    assert codes.tolist() == [ord(c) for c in "".join(words)]
