@@ -217,7 +217,8 @@ def _end_process(exc: SystemExit) -> None:
     """End a one-query process at once, without tearing the interpreter down.
 
     Python's own exit frees every module and object one by one (a search at 216k leaves ~36k
-    objects, numpy arrays and mapped index files): ~20-30 ms of a ~300 ms process, for no one.
+    objects, numpy arrays and mapped index files): ~50-60 ms CPU of a ~350 ms process, for
+    no one (bench/README.md, "Cold `search` process").
     The exit functions still run and the output is flushed first; a process with other threads
     (a Ray client), or whose output cannot be flushed, ends the ordinary way (which reports it).
     """

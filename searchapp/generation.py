@@ -103,12 +103,12 @@ class Generation:
 
     @property
     def newest(self) -> np.ndarray:
-        """Document numbers newest first (undated last; ties by document number)."""
+        """Document numbers newest first (undated stories last)."""
         return self._orders()[0]
 
     @property
     def oldest(self) -> np.ndarray:
-        """Document numbers oldest first (undated last; ties by document number)."""
+        """Document numbers oldest first (undated stories last)."""
         return self._orders()[1]
 
     def _orders(self) -> tuple[np.ndarray, np.ndarray]:
