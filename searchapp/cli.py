@@ -204,8 +204,17 @@ def search(
 main.add_command(search)
 
 
+# What sets the size of numpy's BLAS thread pool (OpenBLAS reads them when numpy loads).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def search_main() -> None:
     """Entry point of the `search` console script."""
+    # One query does no matrix products, so numpy's BLAS needs no thread pool: starting one
+    # (a thread per core) cost a one-query process ~50 ms at 216k on 2 busy cores
+    # (bench/README.md). Set before numpy loads; a user's own setting wins.
+    if not any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
     try:
         search(prog_name="search")
     except SystemExit as exc:

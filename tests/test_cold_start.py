@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -224,3 +225,35 @@ def test_lexicon_lengths_and_code_points_without_a_call_per_word(words: list[str
     assert lengths.dtype == np.int64 and codes.dtype == np.uint32
     assert lengths.tolist() == [len(w) for w in words]
     assert codes.tolist() == [ord(c) for c in "".join(words)]
+
+
+THREADS_AT_EXIT = """
+import atexit, json, os, sys
+atexit.register(lambda: print("\\n" + json.dumps(
+    [len(os.listdir("/proc/self/task")), os.environ.get("OPENBLAS_NUM_THREADS")])))
+from searchapp.cli import search_main
+search_main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_a_search_process_starts_no_blas_thread_pool(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def threads_and_setting(**env: str) -> list[Any]:
+        for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        out = subprocess.run(
+            [sys.executable, "-c", THREADS_AT_EXIT, "cofee", "--index", str(sample_index)],
+            capture_output=True, text=True, check=True, cwd=REPO,
+        )
+        assert "coffee" in out.stdout
+        result: list[Any] = json.loads(out.stdout.rstrip("\n").rpartition("\n")[2])
+        return result
+
+    assert threads_and_setting() == [1, "1"]  # numpy loaded with no BLAS worker thread
+    # A user's own setting is left alone (here: numpy starts its pool of 2).
+    threads, setting = threads_and_setting(OMP_NUM_THREADS="2")
+    assert setting is None and threads >= 2
