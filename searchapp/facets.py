@@ -18,6 +18,7 @@ import contextlib
 import os
 import threading
 import unicodedata
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +161,8 @@ def segment_facets(gen: Path, reader: Any) -> SegmentFacets:
     path = gen / f"facets-{segid}.npz"
     seg = None
     if path.exists():
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        # A damaged file (truncated: BadZipFile) is rebuilt from the postings, not an error.
+        with contextlib.suppress(OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
             seg = SegmentFacets.load(path)
             if seg.n != reader.doc_count_all():
                 seg = None

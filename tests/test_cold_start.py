@@ -257,3 +257,18 @@ def test_a_search_process_starts_no_blas_thread_pool(
     # A user's own setting is left alone (here: numpy starts its pool of 2).
     threads, setting = threads_and_setting(OMP_NUM_THREADS="2")
     assert setting is None and threads >= 2
+
+
+@pytest.mark.parametrize("keep", [0, 40, 1000])
+def test_a_damaged_facet_cache_is_rebuilt_not_an_error(sample_index: Path, keep: int) -> None:
+    from searchapp import facets
+
+    assert SearchService(sample_index).search(SearchRequest(q="oil")).total == 1
+    path = next(sample_index.glob("gen-*/facets-*.npz"))
+    good = path.read_bytes()
+    path.write_bytes(good[:keep])  # truncated (before: BadZipFile out of every search)
+    facets._SEGMENT_CACHE.clear()
+    page = SearchService(sample_index).search(SearchRequest(q="oil"))
+    assert page.total == 1 and page.facets["section"][0].value == "Energy"
+    with np.load(path) as data:  # and written again
+        assert int(data["n"][0]) == len(SAMPLE)
