@@ -6,8 +6,12 @@ only by `searchapp serve`).
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,6 @@ from searchapp.cli_common import (
     index_option,
     ray_option,
 )
-from searchapp.cli_index import check, index
 from searchapp.errors import SearchAppError
 from searchapp.models import (
     DEFAULT_FACET_LIMIT,
@@ -33,7 +36,52 @@ from searchapp.models import (
 )
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands from other modules are imported only when one is run or listed.
+
+    A one-query `search` process must not import the indexing and research commands (and what
+    they import); click's documented pattern for lazily loaded subcommands.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})  # command name -> "module:attribute"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+# The commands defined elsewhere: indexing (cli_index.py) and the research views
+# (cli_research.py).
+LAZY_COMMANDS = {
+    "index": "searchapp.cli_index:index",
+    "check": "searchapp.cli_index:check",
+    **{
+        name: f"searchapp.cli_research:{name}"
+        for name in ("trends", "compare", "related", "significant")
+    },
+}
+
+
+def __getattr__(name: str) -> click.Command:
+    # `from searchapp.cli import index` keeps working: the command's module loads on first use.
+    if name in LAZY_COMMANDS:
+        module, attr = LAZY_COMMANDS[name].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS)
 @click.version_option(package_name="searchapp")
 def main() -> None:
     """searchapp: full-text, faceted search over a news archive."""
@@ -156,9 +204,45 @@ def search(
 main.add_command(search)
 
 
+# What sets the size of numpy's BLAS thread pool (OpenBLAS reads them when numpy loads).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def search_main() -> None:
     """Entry point of the `search` console script."""
-    search(prog_name="search")
+    # One query does no matrix products, so numpy's BLAS needs no thread pool: starting one
+    # (a thread per core) cost a one-query process ~50 ms at 216k on 2 busy cores
+    # (bench/README.md). Set before numpy loads; a user's own setting wins.
+    if not any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        search(prog_name="search")
+    except SystemExit as exc:
+        _end_process(exc)
+        raise
+
+
+def _end_process(exc: SystemExit) -> None:
+    """End a one-query process at once, without tearing the interpreter down.
+
+    Python's own exit frees every module and object one by one (a search at 216k leaves ~36k
+    objects, numpy arrays and mapped index files): ~50-60 ms CPU of a ~350 ms process, for
+    no one (bench/README.md, "Cold `search` process").
+    The exit functions still run and the output is flushed first; a process with other threads
+    (a Ray client), or whose output cannot be flushed, ends the ordinary way (which reports it).
+    """
+    code = exc.code
+    if not (code is None or isinstance(code, int)) or threading.active_count() != 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 @main.command()
@@ -261,18 +345,6 @@ def serve(
     except SearchAppError as exc:  # a sharded index whose Ray cluster cannot be reached
         _fail(exc)
     sys.exit(code)
-
-
-main.add_command(index)
-main.add_command(check)
-
-
-# -- research views: trends, compare, related, significant (cli_research.py) ------------------
-
-from searchapp.cli_research import RESEARCH_COMMANDS  # noqa: E402 (needs main defined above)
-
-for _command in RESEARCH_COMMANDS:
-    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ new segments. Deletions change per generation and come from the reader each time
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import threading
 import unicodedata
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +161,8 @@ def segment_facets(gen: Path, reader: Any) -> SegmentFacets:
     path = gen / f"facets-{segid}.npz"
     seg = None
     if path.exists():
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        # A damaged file (truncated: BadZipFile) is rebuilt from the postings, not an error.
+        with contextlib.suppress(OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
             seg = SegmentFacets.load(path)
             if seg.n != reader.doc_count_all():
                 seg = None
@@ -228,10 +229,12 @@ class FacetData:
                     parts.append(np.where(local >= 0, remap[np.maximum(local, 0)], -1))
                 self.ords[facet] = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         # Calendar fields in UTC, for the date facets and filters.
-        dt = np.where(self.has_date, self.ts, 0).astype("datetime64[s]")
-        self.year = dt.astype("datetime64[Y]").astype(np.int64) + 1970
-        self.month = dt.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-        self.day = dt.astype("datetime64[D]").astype(np.int64)  # days since 1970-01-01
+        # One calendar conversion (days to months); the rest is integer division, half the
+        # time of converting seconds three times (~9 ms at 216k, in every process). Months count
+        # from 1970-01.
+        self.day = np.where(self.has_date, self.ts, 0) // 86400  # days since 1970-01-01
+        self.month = self.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+        self.year = self.month // 12 + 1970  # floor division: exact before 1970 too
         self.live_count = int(self.live.sum())
         self._folded_cache: dict[str, dict[str, list[str]]] = {}
 
@@ -250,6 +253,8 @@ class FacetData:
             exact = value in self.index[facet]
             matches = [value] if exact else folded.get(fold(value), [])
             if not matches:
+                import difflib  # only for a value the index lacks
+
                 spec = facetspec.BY_NAME[facet]
                 close = difflib.get_close_matches(fold(value), list(folded), n=3, cutoff=0.6)
                 names = [folded[c][0] for c in close]

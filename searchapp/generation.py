@@ -83,9 +83,13 @@ class Generation:
         self.gen = gen
         self.ix = ix
         self.toc: int = ix.latest_generation()
-        with ix.searcher() as s:
-            self.facets = FacetData(gen, s)
-        self.newest, self.oldest = _orders(self.facets)
+        # The searcher that reads the facet arrays is kept as the opening thread's searcher:
+        # a one-query process opens one, not two.
+        searcher = ix.searcher()
+        self.facets = FacetData(gen, searcher)
+        # The date orders (two sorts of every story) are made on first use: a relevance search
+        # never needs them.
+        self._date_orders: tuple[np.ndarray, np.ndarray] | None = None
         # Decoded posting lists kept per generation (0 = none: every search reads the index).
         self.term_cache_size = term_cache_size
         self._terms: Lru[tuple[str, str], tuple[np.ndarray, np.ndarray]] = Lru(term_cache_size)
@@ -95,6 +99,24 @@ class Generation:
         self._avg_lengths: dict[str, float] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._local.searcher = searcher
+
+    @property
+    def newest(self) -> np.ndarray:
+        """Document numbers newest first (undated stories last)."""
+        return self._orders()[0]
+
+    @property
+    def oldest(self) -> np.ndarray:
+        """Document numbers oldest first (undated stories last)."""
+        return self._orders()[1]
+
+    def _orders(self) -> tuple[np.ndarray, np.ndarray]:
+        orders = self._date_orders
+        if orders is None:
+            # Two threads may both sort the first time: the same arrays, one kept.
+            orders = self._date_orders = _orders(self.facets)
+        return orders
 
     @classmethod
     def open(cls, index_dir: Path, term_cache_size: int = TERM_CACHE_SIZE) -> Generation:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from searchapp import browse, fuzzy, results, store
+from searchapp import fuzzy, results, store
 from searchapp.errors import NoIndexError, NotFoundError, QueryError
 from searchapp.evaluator import TIME_LIMIT, Deadline, Evaluator
 from searchapp.facets import FacetData, forget_generation
@@ -126,10 +126,14 @@ class SearchService:
 
     def suggest(self, prefix: str, limit: int = 8) -> list[dict[str, Any]]:
         """Return search-box suggestions: persons, topics and titles starting with prefix."""
+        from searchapp import browse  # not on a search's path (a one-query CLI process)
+
         return self._guard(lambda gen: browse.suggest(gen, gen.searcher(), prefix, limit))
 
     def stats(self) -> dict[str, Any]:
         """Return what the index holds: stories, dates, size, segments, top facet values."""
+        from searchapp import browse
+
         return self._guard(browse.stats)
 
     # -- the calls, inside the guard -------------------------------------------------------

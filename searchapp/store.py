@@ -28,23 +28,17 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 
-from searchapp import children
 from searchapp.errors import IndexBusyError, NoIndexError
-from searchapp.manifest import Manifest, ManifestError, decode_manifest, encode_manifest
-from searchapp.manifest_view import (
-    Delta,
-    ManifestBin,
-    ManifestView,
-    apply_delta,
-    decode_delta,
-    encode_delta,
-    manifest_crc,
-)
 from searchapp.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:  # children.py and the manifest modules are imported where used: not on a
+    # search's path (tests/test_cold_start.py)
+    from searchapp.manifest import Manifest
+    from searchapp.manifest_view import Delta, ManifestView
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
@@ -217,6 +211,9 @@ def has_manifest(gen: Path) -> bool:
 def read_manifest(gen: Path) -> Manifest:
     """Return a generation's manifest (empty when absent or unreadable: the next run of the
     indexer then rebuilds, its schema being unknown)."""
+    from searchapp.manifest import Manifest, ManifestError, decode_manifest
+    from searchapp.manifest_view import apply_delta, manifest_crc
+
     try:
         data = (gen / MANIFEST_BIN).read_bytes()
     except FileNotFoundError:
@@ -236,6 +233,8 @@ def read_manifest(gen: Path) -> Manifest:
 
 
 def _read_delta(gen: Path) -> Delta | None:
+    from searchapp.manifest_view import decode_delta
+
     try:
         return decode_delta((gen / MANIFEST_DELTA).read_bytes())
     except FileNotFoundError:
@@ -245,6 +244,9 @@ def _read_delta(gen: Path) -> Delta | None:
 def read_view(gen: Path) -> ManifestView | None:
     """Return the generation's manifest for look-ups (manifest_view.py), or None when it has
     no readable manifest.bin (an older version's JSON, or damage: the full path decides)."""
+    from searchapp.manifest import ManifestError
+    from searchapp.manifest_view import ManifestBin, ManifestView
+
     try:
         return ManifestView(ManifestBin((gen / MANIFEST_BIN).read_bytes()), _read_delta(gen))
     except (FileNotFoundError, ManifestError):
@@ -253,11 +255,15 @@ def read_view(gen: Path) -> ManifestView | None:
 
 def write_delta(gen: Path, delta: Delta) -> None:
     """Write the changes on top of the generation's manifest.bin (atomically)."""
+    from searchapp.manifest_view import encode_delta
+
     write_atomic(gen / MANIFEST_DELTA, encode_delta(delta))
 
 
 def write_manifest(gen: Path, manifest: Manifest) -> None:
     """Write a generation's manifest atomically, and its schema version beside it."""
+    from searchapp.manifest import encode_manifest
+
     write_atomic(gen / MANIFEST_BIN, encode_manifest(manifest))
     # The delta applied to the old manifest.bin: folded in now (were a kill to leave it,
     # it names the old manifest.bin and readers ignore it).
@@ -340,6 +346,8 @@ def _reap_orphans(path: Path, fd: int) -> bool:
     keeps the lock of an indexer that is gone. They share its process group and started after
     it; a waiting indexer never keeps the file open (it closes it between tries).
     """
+    from searchapp import children
+
     holder = _holder(fd)
     if holder is None:
         return False
@@ -374,6 +382,8 @@ def writer_lock(index_dir: Path, wait: float = 5.0) -> Iterator[None]:
     The holder writes its pid, start time and process group into the lock file, so that a
     later indexer can tell a live holder from the leftovers of a killed one (_reap_orphans).
     """
+    from searchapp import children
+
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / LOCK
     deadline = time.monotonic() + wait
