@@ -27,7 +27,7 @@ from run import run_child
 def index_once(
     corpus: Path, index: Path, codec: str, rebuild: bool, code: Path | None = None
 ) -> dict[str, Any]:
-    env = dict(os.environ, SEARCHAPP_CODEC="columnar" if codec == "columnar" else "")
+    env = dict(os.environ, SEARCHAPP_CODEC=codec)
     cmd = [sys.executable, "-m", "searchapp.cli", "index", "--corpus", str(corpus)]
     if code is not None:
         # -P: no working directory on sys.path, so PYTHONPATH's searchapp comes first.

@@ -672,8 +672,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument(
         "--codec",
         choices=["whoosh", "columnar"],
-        default="whoosh",
-        help="index with Whoosh's codec or the columnar one (results in OUT/columnar)",
+        default="columnar",
+        help="index with the columnar codec (the default; results in OUT/columnar) or "
+        "Whoosh's own (results in OUT)",
     )
     ap.add_argument(
         "--jsonl",
@@ -688,11 +689,10 @@ def main(argv: Iterable[str] | None = None) -> None:
         help="with --jsonl: documents per segment of the columnar rebuild (bulk.SEGMENT_DOCS)",
     )
     args = ap.parse_args(list(argv) if argv is not None else None)
-    if args.codec == "columnar":
-        # The indexer reads this (searchapp.indexer.columnar_enabled); children inherit it.
-        os.environ["SEARCHAPP_CODEC"] = "columnar"
-        if args.out == ROOT / "bench" / "results":
-            args.out = args.out / "columnar"
+    # The indexer reads this (searchapp.indexrun.codec_choice); children inherit it.
+    os.environ["SEARCHAPP_CODEC"] = args.codec
+    if args.codec == "columnar" and args.out == ROOT / "bench" / "results":
+        args.out = args.out / "columnar"
     scales = args.scale or ([1] if args.quick else [1, 10])
     reps = args.reps or (5 if args.quick else 20)
     if args.jsonl:

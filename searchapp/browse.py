@@ -74,7 +74,10 @@ def title_matches(searcher: Any, low: str, limit: int) -> list[tuple[float, str]
 
 def stats(gen: Generation) -> dict[str, Any]:
     """Return what the index holds: stories, dates, size, segments, top facet values."""
+    from searchapp.codec import ColumnarCodec
+
     fd = gen.facets
+    segments = gen.ix._segments()
     dated = fd.ts[fd.live & fd.has_date]
     size = sum(p.stat().st_size for p in gen.gen.iterdir() if p.is_file())
     top = {name: fd.count_terms(name, fd.live)[:10] for name in TERM_FACETS}
@@ -89,6 +92,11 @@ def stats(gen: Generation) -> dict[str, Any]:
         "last_date": iso(dated.max()) if len(dated) else None,
         "undated": int((fd.live & ~fd.has_date).sum()),
         "size_bytes": size,
-        "segments": len(gen.ix._segments()),
+        "segments": len(segments),
+        # Segments an older version wrote in Whoosh's own format (or SEARCHAPP_CODEC=whoosh):
+        # they still answer, more slowly; a rebuild moves them to the columnar codec.
+        "whoosh_format_segments": sum(
+            not isinstance(seg.codec(), ColumnarCodec) for seg in segments
+        ),
         "top": {k: [{"value": v, "count": c} for v, c in vals] for k, vals in top.items()},
     }

@@ -315,6 +315,12 @@ def stats(index_dir: Path, fmt: str, ray_address: str | None) -> None:
     click.echo(f"stories    {data['stories']:,} ({data['undated']:,} undated)")
     click.echo(f"dates      {data['first_date']} to {data['last_date']}")
     click.echo(f"size       {data['size_bytes'] / 1e6:,.1f} MB in {data['segments']} segments")
+    if data.get("whoosh_format_segments"):
+        click.echo(
+            f"format     {data['whoosh_format_segments']} of {data['segments']} segments in "
+            "Whoosh's own format (slower phrases, more memory): `searchapp index --rebuild` "
+            "moves them to the columnar format"
+        )
     for name, values in data["top"].items():
         shown = ", ".join(f"{v['value']} ({v['count']:,})" for v in values[:5])
         click.echo(f"{name:<10} {shown}")

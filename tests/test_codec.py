@@ -770,3 +770,30 @@ def test_the_columnar_codec_is_the_default_and_a_bad_choice_is_refused(
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "SEARCHAPP_CODEC='lucene'" in result.output and "columnar" in result.output
     assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
+def test_stats_names_segments_left_in_whoosh_format_until_a_rebuild(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # An index an older version wrote (Whoosh's format) keeps answering; updates add columnar
+    # segments beside it, and `stats` says what a rebuild would move.
+    from click.testing import CliRunner
+
+    from searchapp.cli import main
+
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus / "a.jsonl", [article(id="a1", title="Coffee prices")])
+    index = tmp_path / "index"
+    monkeypatch.setenv("SEARCHAPP_CODEC", "whoosh")
+    build_index(corpus, index)
+    monkeypatch.delenv("SEARCHAPP_CODEC")
+    write_jsonl(corpus / "b.jsonl", [article(id="b1", title="Coffee exports")])
+    assert build_index(corpus, index).added == 1
+    assert SearchService(index).search(SearchRequest(q="coffee")).total == 2
+    out = CliRunner().invoke(main, ["stats", "--index", str(index)]).output
+    assert "1 of 2 segments in Whoosh's own format" in out and "--rebuild" in out
+    build_index(corpus, index, rebuild=True)
+    data = SearchService(index).stats()
+    assert data["whoosh_format_segments"] == 0 and data["stories"] == 2
+    again = CliRunner().invoke(main, ["stats", "--index", str(index)]).output
+    assert "Whoosh's own format" not in again

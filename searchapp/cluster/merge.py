@@ -146,6 +146,7 @@ def stats(index_dir: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
         "undated": sum(p["undated"] for p in parts),
         "size_bytes": sum(p["size_bytes"] for p in parts),
         "segments": sum(p["segments"] for p in parts),
+        "whoosh_format_segments": sum(p.get("whoosh_format_segments", 0) for p in parts),
         "shards": len(parts),
         "top": top,
     }
