@@ -797,3 +797,24 @@ def test_stats_names_segments_left_in_whoosh_format_until_a_rebuild(
     assert data["whoosh_format_segments"] == 0 and data["stories"] == 2
     again = CliRunner().invoke(main, ["stats", "--index", str(index)]).output
     assert "Whoosh's own format" not in again
+
+
+def test_optimize_on_the_columnar_codec_says_a_rebuild_is_faster(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from searchapp.cli import main
+
+    corpus = write_jsonl(tmp_path / "corpus" / "a.jsonl", [article(id="a1", title="Coffee")])
+    args = ["index", "--corpus", str(corpus.parent), "--index", str(tmp_path / "ix")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    write_jsonl(corpus, [article(id="a1", title="Coffee"), article(id="a2", title="Tea")])
+    result = CliRunner().invoke(main, [*args, "--optimize"])
+    assert result.exit_code == 0 and "1 added" in result.stdout
+    assert "searchapp index --rebuild" in result.stderr  # the merge still ran, and was said
+    assert SearchService(tmp_path / "ix").stats()["segments"] == 1
+    monkeypatch.setenv("SEARCHAPP_CODEC", "whoosh")  # Whoosh's own merge: nothing to say
+    write_jsonl(corpus, [article(id="a1", title="Coffee")])
+    result = CliRunner().invoke(main, [*args, "--optimize"])
+    assert result.exit_code == 0 and "--rebuild" not in result.stderr
