@@ -314,7 +314,8 @@ def stats(index_dir: Path, fmt: str, ray_address: str | None) -> None:
     click.echo(f"index      {data['index']}")
     click.echo(f"stories    {data['stories']:,} ({data['undated']:,} undated)")
     click.echo(f"dates      {data['first_date']} to {data['last_date']}")
-    click.echo(f"size       {data['size_bytes'] / 1e6:,.1f} MB in {data['segments']} segments")
+    segs = f"{data['segments']} segment" + ("" if data["segments"] == 1 else "s")
+    click.echo(f"size       {data['size_bytes'] / 1e6:,.1f} MB in {segs}")
     if data.get("whoosh_format_segments"):
         click.echo(
             f"format     {data['whoosh_format_segments']} of {data['segments']} segments in "
