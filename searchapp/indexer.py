@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
-from searchapp import formats, store
+from searchapp import formats, store, writelock
 from searchapp.changed import update_named
 from searchapp.children import GuardedMpWriter
 from searchapp.errors import SearchAppError
@@ -105,8 +105,8 @@ class Indexer:
         """
         self.optimize = optimize
         started = time.monotonic()
-        # The lock also stops the leftovers of an indexer killed alone (store._reap_orphans).
-        with store.writer_lock(self.index_dir, wait=self.lock_wait):
+        # The lock also stops the leftovers of an indexer killed alone (writelock._reap_orphans).
+        with writelock.writer_lock(self.index_dir, wait=self.lock_wait):
             gen = store.current_generation(self.index_dir)
             # Leftovers of a run that was killed: half-written generations, temporaries.
             store.remove_stale(

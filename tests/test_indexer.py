@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from searchapp import store
+from searchapp import store, writelock
 from searchapp.cli import check as check_command
 from searchapp.cli import index as index_command
 from searchapp.errors import IndexBusyError
@@ -113,7 +113,7 @@ def test_second_indexer_gets_index_busy(tmp_path: Path) -> None:
     release = threading.Event()
 
     def hold() -> None:
-        with store.writer_lock(ix):
+        with writelock.writer_lock(ix):
             ready.set()
             release.wait(5)
 
@@ -121,7 +121,7 @@ def test_second_indexer_gets_index_busy(tmp_path: Path) -> None:
     t.start()
     ready.wait(5)
     try:
-        with pytest.raises(IndexBusyError, match="index busy"), store.writer_lock(ix, wait=0.3):
+        with pytest.raises(IndexBusyError, match="index busy"), writelock.writer_lock(ix, wait=0.3):
             pass
     finally:
         release.set()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from searchapp import store
+from searchapp import writelock
 from searchapp.formats import CHUNK_FILES
 from searchapp.indexer import PARALLEL_MIN_DOCS
 from searchapp.models import SearchRequest
@@ -259,8 +259,8 @@ def test_leftovers_of_a_dead_indexer_holding_the_lock_are_stopped(tmp_path: Path
     script = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from searchapp import store\n"
-        "with store.writer_lock(Path(sys.argv[1]), wait=0):\n"
+        "from searchapp import writelock\n"
+        "with writelock.writer_lock(Path(sys.argv[1]), wait=0):\n"
         "    if os.fork() == 0:\n"  # a bare fork, as Whoosh's writer makes: keeps the lock fd
         "        time.sleep(300); os._exit(0)\n"
         "    print('locked', flush=True); time.sleep(300)\n"
@@ -290,7 +290,7 @@ def test_leftovers_of_a_dead_indexer_holding_the_lock_are_stopped(tmp_path: Path
 def test_a_live_holder_is_never_stopped(tmp_path: Path) -> None:
     # The leftovers rule must not touch a live indexer: it is busy, and the message names it.
     index = tmp_path / "index"
-    with store.writer_lock(index, wait=0):
+    with writelock.writer_lock(index, wait=0):
         done = cli("index", "--corpus", str(tmp_path), "--index", str(index), "--wait", "0.3")
         assert done.returncode == 1
         assert f"process {os.getpid()}" in done.stderr and "index busy" in done.stderr

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from searchapp import store
+from searchapp import store, writelock
 from searchapp.errors import QueryError, SearchAppError
 from searchapp.indexer import index_corpus
 from searchapp.models import SearchRequest
@@ -139,7 +139,7 @@ def test_second_indexer_is_refused_while_searches_work(
     sample_corpus: Path, sample_index: Path
 ) -> None:
     args = ["index", "--corpus", str(sample_corpus), "--index", str(sample_index)]
-    with store.writer_lock(sample_index, wait=0):
+    with writelock.writer_lock(sample_index, wait=0):
         started = time.monotonic()
         done = cli(*args, "--wait", "0.5")
         waited = time.monotonic() - started
