@@ -130,17 +130,16 @@ def encode_manifest(manifest: Manifest) -> bytes:
     return b"".join([BINARY_MAGIC, struct.pack("<I", len(head)), head, *blobs.values()])
 
 
-def decode_manifest(data: bytes) -> Manifest:
-    """Read the binary form; raise ManifestError if it does not hold together."""
-    import numpy as np
-
+def read_blobs(data: bytes) -> tuple[bytes, dict[str, Any], dict[str, bytes]]:
+    """Return the binary form's header (its bytes and its JSON) and its blobs by name, each
+    blob's length and CRC checked; raise ManifestError if they do not hold together."""
     if data[: len(BINARY_MAGIC)] != BINARY_MAGIC:
         raise ManifestError("not a searchapp manifest")
     start = len(BINARY_MAGIC) + 4
     try:
         (hlen,) = struct.unpack("<I", data[len(BINARY_MAGIC) : start])
-        header = json.loads(data[start : start + hlen].decode("utf-8"))
-        n_files, n_hashes = header["counts"]
+        head = data[start : start + hlen]
+        header = json.loads(head.decode("utf-8"))
         blobs: dict[str, bytes] = {}
         at = start + hlen
         for name, length, crc in header["blobs"]:
@@ -149,6 +148,20 @@ def decode_manifest(data: bytes) -> Manifest:
                 raise ManifestError(f"the manifest's {name} fail their checksum")
             blobs[name] = blob
             at += length
+    except (KeyError, TypeError, ValueError, struct.error) as exc:
+        if isinstance(exc, ManifestError):
+            raise
+        raise ManifestError(f"the manifest does not decode ({exc})") from None
+    return head, header, blobs
+
+
+def decode_manifest(data: bytes) -> Manifest:
+    """Read the binary form; raise ManifestError if it does not hold together."""
+    import numpy as np
+
+    _head, header, blobs = read_blobs(data)
+    try:
+        n_files, n_hashes = header["counts"]
         names = _split(blobs["names"], n_files)
         mtimes = np.frombuffer(blobs["mtime"], np.int64).tolist()
         sizes = np.frombuffer(blobs["size"], np.int64).tolist()

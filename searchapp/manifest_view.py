@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from searchapp.manifest import BINARY_MAGIC, FileEntry, Manifest, ManifestError, decode_manifest
+from searchapp.manifest import (
+    BINARY_MAGIC,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    decode_manifest,
+    read_blobs,
+)
 
 DELTA_FORMAT = "searchapp-manifest-delta"
 # Entries (files plus hashes) a delta may hold before it is folded into manifest.bin: the
@@ -173,23 +180,10 @@ class ManifestBin:
     """manifest.bin checked (every blob's CRC) but not decoded: look-ups by name and id."""
 
     def __init__(self, data: bytes) -> None:
-        if data[: len(BINARY_MAGIC)] != BINARY_MAGIC:
-            raise ManifestError("not a searchapp manifest")
+        head, header, blobs = read_blobs(data)
         self.data = data
-        start = len(BINARY_MAGIC) + 4
         try:
-            (hlen,) = struct.unpack("<I", data[len(BINARY_MAGIC) : start])
-            head = data[start : start + hlen]
-            header = json.loads(head.decode("utf-8"))
             n_files, n_hashes = (int(n) for n in header["counts"])
-            blobs: dict[str, bytes] = {}
-            at = start + hlen
-            for name, length, crc in header["blobs"]:
-                blob = data[at : at + length]
-                if len(blob) != length or zlib.crc32(blob) != crc:
-                    raise ManifestError(f"the manifest's {name} fail their checksum")
-                blobs[name] = blob
-                at += length
             self.crc = zlib.crc32(head)
             self.schema = int(header["schema"])
             self.vocab: dict[str, dict[str, int]] = {
